@@ -1,0 +1,261 @@
+/**
+ * The file-system queue: the ONLY module that creates, moves or removes job files.
+ *
+ * Invariants:
+ * - A job is `<state>/<job_id>.json` in exactly one state directory at any instant (moves are
+ *   rename(2) within one filesystem, which is atomic).
+ * - Enqueue is durable and never overwrites: temp file in `tmp/` (same filesystem), fsync, link(2)
+ *   into the state directory (EEXIST instead of replace), fsync the directory.
+ * - A job id is unique across all states: `ids/<job_id>` is reserved with O_EXCL before publishing.
+ * - Bad files are never deleted: they are moved to `corrupt/` with a `.reason.txt` beside them.
+ */
+import { createHash } from 'node:crypto';
+import { constants, promises as fsp, statSync } from 'node:fs';
+import path from 'node:path';
+import type { NormalizedJob } from '../contracts/index.ts';
+import { isValidNormalizedJob, parseJsonText } from '../contracts/validate.ts';
+import { OrchestratorError, errnoCode, errorMessage } from '../lib/errors.ts';
+import { fsyncDir, publishFileExclusive, readFileNoFollow, writeFileAtomic } from '../lib/fsutil.ts';
+import { QUEUE_STATES, canMove, isSafeJobId, type QueueState } from './states.ts';
+
+/** Errors that mean "the queue cannot be written right now" (the caller may retry). */
+const UNAVAILABLE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE']);
+/** A reservation with no job file anywhere, older than this, is the debris of a crash. */
+const STALE_RESERVATION_MS = 60_000;
+
+export type MoveResult = 'moved' | 'lost';
+
+export type ReadOutcome =
+  | { ok: true; job: NormalizedJob }
+  | { ok: false; reason: string };
+
+export class FsQueue {
+  readonly root: string;
+  readonly tmpDir: string;
+  readonly corruptDir: string;
+  readonly idsDir: string;
+  readonly idemDir: string;
+
+  constructor(root: string) {
+    this.root = root;
+    this.tmpDir = path.join(root, 'tmp');
+    this.corruptDir = path.join(root, 'corrupt');
+    this.idsDir = path.join(root, 'ids');
+    this.idemDir = path.join(root, 'idem');
+  }
+
+  dir(state: QueueState): string {
+    return path.join(this.root, state);
+  }
+
+  pathOf(state: QueueState, id: string): string {
+    return path.join(this.root, state, `${id}.json`);
+  }
+
+  /** Create the layout and check that temp and state directories share one filesystem. */
+  async init(): Promise<void> {
+    for (const d of [...QUEUE_STATES.map((s) => this.dir(s)), this.tmpDir, this.corruptDir, this.idsDir, this.idemDir]) {
+      await fsp.mkdir(d, { recursive: true });
+    }
+    this.checkSameFilesystem();
+  }
+
+  /** rename(2) across filesystems fails with EXDEV: refuse a split layout up front. */
+  checkSameFilesystem(): void {
+    const dev = statSync(this.tmpDir).dev;
+    for (const s of QUEUE_STATES) {
+      if (statSync(this.dir(s)).dev !== dev) {
+        throw new OrchestratorError('E_CONFIG', `queue directory ${this.dir(s)} is on a different filesystem than ${this.tmpDir}; atomic moves need one filesystem`);
+      }
+    }
+  }
+
+  private unavailable(err: unknown, what: string): OrchestratorError {
+    return new OrchestratorError('E_QUEUE_UNAVAILABLE', `queue unavailable: cannot ${what} (${errnoCode(err) ?? errorMessage(err)}); nothing was written, retry later`, { errno: errnoCode(err) }, { cause: err });
+  }
+
+  /** Durably add a job. Throws E_JOB_EXISTS if its id is anywhere in the queue, E_QUEUE_UNAVAILABLE on disk errors. */
+  async enqueue(job: NormalizedJob, state: 'pending' | 'awaiting_approval' = 'pending'): Promise<void> {
+    const id = job.job_id;
+    if (!isSafeJobId(id)) throw new OrchestratorError('E_BAD_INPUT', `job_id ${JSON.stringify(id)} is not a safe file name`, { issues: [{ path: '$.job_id', message: 'must match ^[a-zA-Z0-9._-]{8,64}$' }] });
+    await this.reserveId(id);
+    try {
+      const res = await publishFileExclusive(this.pathOf(state, id), JSON.stringify(job) + '\n', { tmpDir: this.tmpDir });
+      if (res === 'exists') throw new OrchestratorError('E_JOB_EXISTS', `job ${id} already exists (in ${state})`, { job_id: id, state });
+    } catch (err) {
+      // Nothing partial is left behind: release the id so the caller can retry the same job.
+      await fsp.rm(path.join(this.idsDir, id), { force: true }).catch(() => undefined);
+      if (err instanceof OrchestratorError) throw err;
+      if (UNAVAILABLE.has(errnoCode(err) ?? '')) throw this.unavailable(err, `write job ${id}`);
+      throw err;
+    }
+  }
+
+  private async reserveId(id: string, retried = false): Promise<void> {
+    const marker = path.join(this.idsDir, id);
+    try {
+      const fh = await fsp.open(marker, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      await fh.close();
+      await fsyncDir(this.idsDir);
+      return;
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') {
+        if (UNAVAILABLE.has(errnoCode(err) ?? '')) throw this.unavailable(err, `reserve job id ${id}`);
+        throw err;
+      }
+    }
+    const where = await this.locate(id);
+    if (where) throw new OrchestratorError('E_JOB_EXISTS', `job ${id} already exists (in ${where})`, { job_id: id, state: where });
+    const st = await fsp.stat(marker).catch(() => undefined);
+    if (!retried && (!st || Date.now() - st.mtimeMs > STALE_RESERVATION_MS)) {
+      await fsp.rm(marker, { force: true });
+      return this.reserveId(id, true);
+    }
+    throw new OrchestratorError('E_JOB_EXISTS', `job ${id} is being submitted by another request`, { job_id: id });
+  }
+
+  /** Where is this job now? Checks every state (5 lstat calls). */
+  async locate(id: string): Promise<QueueState | undefined> {
+    if (!isSafeJobId(id)) return undefined;
+    for (const s of QUEUE_STATES) {
+      try {
+        await fsp.lstat(this.pathOf(s, id));
+        return s;
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      }
+    }
+    return undefined;
+  }
+
+  /** Parse and validate a job file. Never throws for bad content: returns the reason instead. */
+  async readFile(file: string): Promise<ReadOutcome> {
+    let text: string;
+    try {
+      text = await readFileNoFollow(file);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT') return { ok: false, reason: 'ENOENT' };
+      if (code === 'ELOOP') return { ok: false, reason: 'is a symbolic link' };
+      return { ok: false, reason: `unreadable: ${code ?? errorMessage(err)}` };
+    }
+    let data: unknown;
+    try {
+      data = parseJsonText(text);
+    } catch (err) {
+      return { ok: false, reason: errorMessage(err) };
+    }
+    if (!isValidNormalizedJob(data)) return { ok: false, reason: 'not a valid normalized job (job.schema.json)' };
+    if (path.basename(file) !== `${data.job_id}.json`) return { ok: false, reason: `file name does not match job_id ${JSON.stringify(data.job_id)}` };
+    return { ok: true, job: data };
+  }
+
+  /** Read a job by id, wherever it is. */
+  async get(id: string): Promise<{ state: QueueState; job: NormalizedJob } | undefined> {
+    for (let tries = 0; tries < 3; tries++) {
+      const state = await this.locate(id);
+      if (!state) return undefined;
+      const out = await this.readFile(this.pathOf(state, id));
+      if (out.ok) return { state, job: out.job };
+      if (out.reason !== 'ENOENT') throw new OrchestratorError('E_INTERNAL', `job file ${this.pathOf(state, id)} is unreadable: ${out.reason}`);
+      // moved between locate and read: look again
+    }
+    return undefined;
+  }
+
+  /**
+   * Move a job between states. "lost" when the file is not in `from` (another runner won the race,
+   * or it was moved meanwhile): an expected outcome, not an error.
+   */
+  async move(id: string, from: QueueState, to: QueueState, opts: { durable?: boolean } = {}): Promise<MoveResult> {
+    if (!canMove(from, to)) throw new OrchestratorError('E_BAD_STATE', `cannot move job ${id} from ${from} to ${to}`, { job_id: id, from, to });
+    try {
+      await fsp.rename(this.pathOf(from, id), this.pathOf(to, id));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return 'lost';
+      throw err;
+    }
+    if (opts.durable ?? true) await fsyncDir(this.dir(to));
+    return 'moved';
+  }
+
+  /** Job ids in a state, in directory order. */
+  async list(state: QueueState): Promise<string[]> {
+    const names = await fsp.readdir(this.dir(state));
+    const ids: string[] = [];
+    for (const n of names) if (n.endsWith('.json') && !n.startsWith('.')) ids.push(n.slice(0, -5));
+    return ids;
+  }
+
+  /** Raw file names in a state (the scanner also needs the non-job ones, to quarantine them). */
+  async listNames(state: QueueState): Promise<string[]> {
+    return (await fsp.readdir(this.dir(state))).filter((n) => !n.startsWith('.'));
+  }
+
+  async counts(): Promise<Record<QueueState, number>> {
+    const out = {} as Record<QueueState, number>;
+    for (const s of QUEUE_STATES) out[s] = (await this.list(s)).length;
+    return out;
+  }
+
+  /** Move an unusable file aside with its reason; the runner keeps going. Returns the new path. */
+  async quarantine(state: QueueState, name: string, reason: string): Promise<string | undefined> {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const dest = path.join(this.corruptDir, `${stamp}-${state}-${name}`);
+    try {
+      await fsp.rename(path.join(this.dir(state), name), dest);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+    await writeFileAtomic(`${dest}.reason.txt`, `file: ${state}/${name}\nmoved: ${new Date().toISOString()}\nreason: ${reason}\n`, { durable: false });
+    return dest;
+  }
+
+  /** Delete a finished job's file and its id reservation (retention only). */
+  async removeFinished(id: string, state: 'done' | 'failed'): Promise<boolean> {
+    try {
+      await fsp.unlink(this.pathOf(state, id));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return false;
+      throw err;
+    }
+    await fsp.rm(path.join(this.idsDir, id), { force: true });
+    return true;
+  }
+
+  // ---- idempotency keys (webhook deliveries, Idempotency-Key) ----
+
+  private idemPath(key: string): string {
+    return path.join(this.idemDir, createHash('sha256').update(key).digest('hex'));
+  }
+
+  /**
+   * Claim an idempotency key for `jobId`. Returns the job id that owns the key: `jobId` itself
+   * when this call created it, the first job's id otherwise.
+   */
+  async claimIdempotencyKey(key: string, jobId: string): Promise<{ created: boolean; jobId: string }> {
+    const file = this.idemPath(key);
+    for (let tries = 0; tries < 3; tries++) {
+      const res = await publishFileExclusive(file, jobId, { tmpDir: this.tmpDir }).catch((err: unknown) => {
+        if (UNAVAILABLE.has(errnoCode(err) ?? '')) throw this.unavailable(err, 'record idempotency key');
+        throw err;
+      });
+      if (res === 'created') return { created: true, jobId };
+      const owner = (await fsp.readFile(file, 'utf8').catch(() => '')).trim();
+      if (owner && (await this.locate(owner))) return { created: false, jobId: owner };
+      const st = await fsp.stat(file).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs < STALE_RESERVATION_MS && owner) return { created: false, jobId: owner };
+      await fsp.rm(file, { force: true }); // debris of a crashed submit: take the key over
+    }
+    throw new OrchestratorError('E_QUEUE_UNAVAILABLE', 'could not record idempotency key; retry');
+  }
+
+  async releaseIdempotencyKey(key: string): Promise<void> {
+    await fsp.rm(this.idemPath(key), { force: true });
+  }
+}
+
+export function createQueue(root: string): FsQueue {
+  return new FsQueue(root);
+}

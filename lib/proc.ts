@@ -1,0 +1,83 @@
+/**
+ * Process facts and killing, Linux-first. Agents run in their own process group and carry an
+ * environment marker (ORCH_RUN_ID); killing by group AND by marker also reaches a grandchild that
+ * left the group (setsid) but still holds our pipes, and lets recovery find orphans of a dead runner.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { errnoCode } from './errors.ts';
+
+export const RUN_MARKER_VAR = 'ORCH_RUN_ID';
+
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
+/** Pids of live processes whose environment holds `${RUN_MARKER_VAR}=<runId>` (Linux /proc). */
+export function pidsWithRunMarker(runId: string): number[] {
+  const needle = `${RUN_MARKER_VAR}=${runId}`;
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${e}/environ`, 'latin1');
+      if (env.split('\0').includes(needle)) out.push(pid);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
+}
+
+function signal(pidOrNegGroup: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pidOrNegGroup, sig);
+  } catch {
+    // ESRCH: already gone
+  }
+}
+
+/** Signal a process group and every process carrying the run marker. */
+export function signalRun(pgid: number | undefined, runId: string | undefined, sig: NodeJS.Signals): void {
+  if (pgid && pgid > 1) signal(-pgid, sig);
+  if (runId) for (const pid of pidsWithRunMarker(runId)) signal(pid, sig);
+}
+
+/** Is anything of this run still alive? */
+export function runAlive(pgid: number | undefined, runId: string | undefined): boolean {
+  if (pgid && pgid > 1) {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      // group empty
+    }
+  }
+  return runId ? pidsWithRunMarker(runId).length > 0 : false;
+}
+
+/** TERM, wait up to `graceMs`, then KILL whatever is left. Resolves when nothing is left (or after KILL). */
+export async function killRun(pgid: number | undefined, runId: string | undefined, graceMs: number): Promise<void> {
+  signalRun(pgid, runId, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!runAlive(pgid, runId)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  signalRun(pgid, runId, 'SIGKILL');
+  // a KILL is not ignorable; give the kernel a moment to reap
+  for (let i = 0; i < 20 && runAlive(pgid, runId); i++) await new Promise((r) => setTimeout(r, 25));
+}

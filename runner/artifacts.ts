@@ -1,0 +1,153 @@
+/**
+ * The artifact tree of a job: the product's contract. All of these exist whatever happened
+ * (placeholders are written at claim time and replaced as steps run); each file is written
+ * atomically; every result.json is validated against result.schema.json before it is written.
+ *
+ *   artifacts/<job_id>/{job.json,state.json,result.json,context.json,report.md,patch.diff,logs.txt,events.jsonl}
+ *   artifacts/<job_id>/steps/<step_id>/{result.json,report.md,patch.diff,logs.txt}
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { ContextEntry, JobResult, NormalizedJob, StepResult } from '../contracts/index.ts';
+import { assertValidResult } from '../contracts/validate.ts';
+import { pathExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../lib/fsutil.ts';
+import type { JobEvent } from './events.ts';
+import { renderJobReport, renderStepReport } from './report.ts';
+import { buildJobResult, buildStepResult } from './results.ts';
+import type { JobState } from './state.ts';
+
+export const JOB_FILES = ['job.json', 'state.json', 'result.json', 'context.json', 'report.md', 'patch.diff', 'logs.txt'] as const;
+export const STEP_FILES = ['result.json', 'report.md', 'patch.diff', 'logs.txt'] as const;
+
+export interface ContextFile {
+  schema_version: '1.0';
+  job_id: string;
+  strategy: NormalizedJob['context_strategy'];
+  updated_at: string;
+  /** Agent name → last session id it reported (for resume). */
+  sessions: Record<string, string>;
+  window: ContextEntry[];
+}
+
+export class JobArtifacts {
+  readonly dir: string;
+  constructor(
+    readonly root: string,
+    readonly jobId: string,
+  ) {
+    this.dir = path.join(root, jobId);
+  }
+
+  file(name: string): string {
+    return path.join(this.dir, name);
+  }
+  stepDir(stepId: string): string {
+    return path.join(this.dir, 'steps', stepId);
+  }
+  stepFile(stepId: string, name: (typeof STEP_FILES)[number]): string {
+    return path.join(this.stepDir(stepId), name);
+  }
+
+  /** Create every file of the tree that does not exist yet (never overwrites real content). */
+  async init(job: NormalizedJob, state: JobState): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true });
+    await writeJsonAtomic(this.file('job.json'), job, { durable: false });
+    await this.writeState(state);
+    if (!(await pathExists(this.file('context.json')))) await this.writeContext(initialContext(job, state.updated_at));
+    for (const name of ['logs.txt', 'patch.diff', 'events.jsonl']) await ensureFile(this.file(name));
+    for (const s of job.steps) {
+      await fsp.mkdir(this.stepDir(s.step_id), { recursive: true });
+      await ensureFile(this.stepFile(s.step_id, 'logs.txt'));
+      await ensureFile(this.stepFile(s.step_id, 'patch.diff'));
+      if (!(await pathExists(this.stepFile(s.step_id, 'result.json')))) {
+        await this.writeStepResult(buildStepResult(job, s.step_id, state, {}), job.goal);
+      }
+    }
+    if (!(await pathExists(this.file('result.json')))) await this.writeJobSummary(job, state, '');
+  }
+
+  readState(): Promise<JobState | undefined> {
+    return readJsonIfExists<JobState>(this.file('state.json'));
+  }
+
+  /** state.json is the truth for finished steps: always durable. */
+  async writeState(state: JobState): Promise<void> {
+    await writeJsonAtomic(this.file('state.json'), state);
+  }
+
+  readContext(): Promise<ContextFile | undefined> {
+    return readJsonIfExists<ContextFile>(this.file('context.json'));
+  }
+
+  async writeContext(ctx: ContextFile): Promise<void> {
+    await writeJsonAtomic(this.file('context.json'), ctx, { durable: false });
+  }
+
+  async writeStepResult(result: StepResult, goal: string): Promise<void> {
+    assertValidResult(result, `steps/${result.step_id}/result.json`);
+    await fsp.mkdir(this.stepDir(result.step_id), { recursive: true });
+    await writeJsonAtomic(this.stepFile(result.step_id, 'result.json'), result, { durable: false });
+    await writeFileAtomic(this.stepFile(result.step_id, 'report.md'), renderStepReport(result, goal), { durable: false });
+  }
+
+  async writeStepPatch(stepId: string, patch: string): Promise<void> {
+    await writeFileAtomic(this.stepFile(stepId, 'patch.diff'), patch, { durable: false });
+  }
+
+  async readStepResult(stepId: string): Promise<StepResult | undefined> {
+    return readJsonIfExists<StepResult>(this.stepFile(stepId, 'result.json'));
+  }
+
+  /** Job-level result.json, report.md and patch.diff, from state + the step results on disk. */
+  async writeJobSummary(job: NormalizedJob, state: JobState, jobPatch: string | null): Promise<JobResult> {
+    const stepResults: StepResult[] = [];
+    for (const s of job.steps) {
+      const r = await this.readStepResult(s.step_id).catch(() => undefined);
+      if (r) stepResults.push(r);
+    }
+    if (jobPatch !== null) await writeFileAtomic(this.file('patch.diff'), jobPatch, { durable: false });
+    const patch = jobPatch ?? (await fsp.readFile(this.file('patch.diff'), 'utf8').catch(() => ''));
+    const result = buildJobResult(job, state, stepResults, patch);
+    assertValidResult(result, 'result.json');
+    await writeJsonAtomic(this.file('result.json'), result, { durable: state.finished_at !== null });
+    await writeFileAtomic(this.file('report.md'), renderJobReport(job, state, result), { durable: false });
+    return result;
+  }
+
+  async appendLog(line: string): Promise<void> {
+    await fsp.appendFile(this.file('logs.txt'), line.endsWith('\n') ? line : line + '\n');
+  }
+
+  async appendStepLog(stepId: string, text: string): Promise<void> {
+    await fsp.appendFile(this.stepFile(stepId, 'logs.txt'), text);
+  }
+
+  async appendEvent(ev: JobEvent): Promise<void> {
+    await fsp.appendFile(this.file('events.jsonl'), JSON.stringify(ev) + '\n');
+  }
+
+  /** Last `maxChars` characters of a step's log (for the job's aggregated logs). */
+  async stepLogTail(stepId: string, maxChars = 8000): Promise<string> {
+    const file = this.stepFile(stepId, 'logs.txt');
+    const fh = await fsp.open(file, 'r').catch(() => undefined);
+    if (!fh) return '';
+    try {
+      const { size } = await fh.stat();
+      const len = Math.min(size, maxChars);
+      const buf = Buffer.alloc(len);
+      await fh.read(buf, 0, len, size - len);
+      return buf.toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+async function ensureFile(file: string): Promise<void> {
+  const fh = await fsp.open(file, 'a');
+  await fh.close();
+}
+
+export function initialContext(job: NormalizedJob, nowIso: string): ContextFile {
+  return { schema_version: '1.0', job_id: job.job_id, strategy: job.context_strategy, updated_at: nowIso, sessions: {}, window: [...job.context_window] };
+}

@@ -1,0 +1,146 @@
+/**
+ * Operations on a job from outside the runner (CLI and HTTP API): status, list, approve, reject,
+ * cancel, unlock. Each one changes state through runner/apply.ts and moves the job file through
+ * fsqueue (a rename: if a runner moved the job meanwhile, the operation sees it and says so).
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { JobResult, NormalizedJob } from '../contracts/index.ts';
+import type { FsQueue } from '../fsqueue/queue.ts';
+import { Leases, type Lease } from '../fsqueue/lease.ts';
+import { QUEUE_STATES, isSafeJobId, type QueueState } from '../fsqueue/states.ts';
+import type { Config } from '../lib/config.ts';
+import { OrchestratorError } from '../lib/errors.ts';
+import { readJsonIfExists, writeFileAtomic } from '../lib/fsutil.ts';
+import { applyApproval, applyRejection, finish, type HumanAnswer } from './apply.ts';
+import { JobArtifacts } from './artifacts.ts';
+import { writeFinalArtifacts } from './finalize.ts';
+import { cancelRequestPath } from './job-runner.ts';
+import { initialState, withHistory, type JobState } from './state.ts';
+
+export interface ControlContext {
+  config: Config;
+  queue: FsQueue;
+  now?: () => Date;
+}
+
+function assertId(id: string): void {
+  if (!isSafeJobId(id)) throw new OrchestratorError('E_BAD_INPUT', `invalid job id ${JSON.stringify(id)}: expected 8-64 of [A-Za-z0-9._-]`, { issues: [{ path: 'job_id', message: 'not a valid job id' }] });
+}
+
+async function load(ctx: ControlContext, id: string): Promise<{ state: QueueState; job: NormalizedJob; art: JobArtifacts; js: JobState | undefined }> {
+  assertId(id);
+  const got = await ctx.queue.get(id);
+  if (!got) throw new OrchestratorError('E_JOB_NOT_FOUND', `job ${id} not found in ${ctx.queue.root}`, { job_id: id });
+  const art = new JobArtifacts(ctx.config.paths.artifactsRoot, id);
+  return { ...got, art, js: await art.readState().catch(() => undefined) };
+}
+
+export interface JobStatus {
+  job_id: string;
+  queue_state: QueueState;
+  job: NormalizedJob;
+  state: JobState | null;
+  result: JobResult | null;
+  artifacts_dir: string;
+}
+
+export async function jobStatus(ctx: ControlContext, id: string): Promise<JobStatus> {
+  const { state, job, art, js } = await load(ctx, id);
+  const result = (await readJsonIfExists<JobResult>(art.file('result.json')).catch(() => undefined)) ?? null;
+  return { job_id: id, queue_state: state, job, state: js ?? null, result, artifacts_dir: art.dir };
+}
+
+export interface ListEntry {
+  job_id: string;
+  queue_state: QueueState;
+  mtime_ms: number;
+}
+
+/** Newest first, cursor-paged (`cursor` is the last entry of the previous page: "<mtime>:<id>"). */
+export async function listJobs(ctx: ControlContext, opts: { state?: QueueState; limit?: number; cursor?: string } = {}): Promise<{ jobs: ListEntry[]; next_cursor: string | null }> {
+  const states = opts.state ? [opts.state] : [...QUEUE_STATES];
+  const all: ListEntry[] = [];
+  for (const s of states) {
+    for (const id of await ctx.queue.list(s)) {
+      const st = await fsp.stat(ctx.queue.pathOf(s, id)).catch(() => undefined);
+      if (st) all.push({ job_id: id, queue_state: s, mtime_ms: Math.floor(st.mtimeMs) });
+    }
+  }
+  all.sort((a, b) => b.mtime_ms - a.mtime_ms || (a.job_id < b.job_id ? -1 : 1));
+  let start = 0;
+  if (opts.cursor) {
+    const [m, cid] = [Number(opts.cursor.split(':')[0]), opts.cursor.split(':').slice(1).join(':')];
+    start = all.findIndex((e) => e.mtime_ms < m || (e.mtime_ms === m && e.job_id > cid));
+    if (start < 0) start = all.length;
+  }
+  const limit = opts.limit ?? 50;
+  const jobs = all.slice(start, start + limit);
+  const last = jobs[jobs.length - 1];
+  return { jobs, next_cursor: start + limit < all.length && last ? `${last.mtime_ms}:${last.job_id}` : null };
+}
+
+export async function approveJob(ctx: ControlContext, id: string, answer: HumanAnswer & { step?: string }): Promise<{ queue_state: QueueState; state: JobState }> {
+  const now = (ctx.now ?? (() => new Date()))().toISOString();
+  const { state, job, art, js } = await load(ctx, id);
+  if (state !== 'awaiting_approval') throw new OrchestratorError('E_BAD_STATE', `job ${id} is ${state}, not awaiting_approval: nothing to approve`, { job_id: id, state });
+  const current = js ?? initialState(job, now);
+  if (answer.step && current.waiting?.step_id && answer.step !== current.waiting.step_id) {
+    throw new OrchestratorError('E_BAD_STATE', `job ${id} waits at step ${current.waiting.step_id}, not ${answer.step}`, { job_id: id, waiting_step: current.waiting.step_id });
+  }
+  if (current.waiting?.reason === 'budget_exceeded' && !answer.overBudget) {
+    throw new OrchestratorError('E_BAD_STATE', `job ${id} waits because the budget is exhausted; approve with --over-budget to run it anyway`, { job_id: id });
+  }
+  const next = applyApproval(job, current, answer, now);
+  const to: QueueState = next.finished_at ? (next.status === 'success' ? 'done' : 'failed') : 'pending';
+  if (to === 'pending') await art.writeState(next).catch(async () => art.init(job, next));
+  else await writeFinalArtifacts(art, job, { ...next, queue_state: to }, null);
+  if ((await ctx.queue.move(id, 'awaiting_approval', to)) === 'lost') throw new OrchestratorError('E_BAD_STATE', `job ${id} moved while it was being approved; check its status`, { job_id: id });
+  await art.appendLog(`${now} approved by ${answer.by}${answer.note ? `: ${answer.note}` : ''} → ${to}`);
+  return { queue_state: to, state: next };
+}
+
+export async function rejectJob(ctx: ControlContext, id: string, answer: HumanAnswer): Promise<{ queue_state: QueueState; state: JobState }> {
+  const now = (ctx.now ?? (() => new Date()))().toISOString();
+  const { state, job, art, js } = await load(ctx, id);
+  if (state !== 'awaiting_approval') throw new OrchestratorError('E_BAD_STATE', `job ${id} is ${state}, not awaiting_approval: nothing to reject`, { job_id: id, state });
+  const next = { ...applyRejection(js ?? initialState(job, now), answer, now), queue_state: 'failed' as const };
+  if ((await ctx.queue.move(id, 'awaiting_approval', 'failed')) === 'lost') throw new OrchestratorError('E_BAD_STATE', `job ${id} moved while it was being rejected; check its status`, { job_id: id });
+  await writeFinalArtifacts(art, job, next, null);
+  return { queue_state: 'failed', state: next };
+}
+
+/** Cancel: pending/awaiting jobs are closed at once; a running job is asked to stop (its runner kills the agent). */
+export async function cancelJob(ctx: ControlContext, id: string, by: string): Promise<{ queue_state: QueueState; requested: boolean }> {
+  const now = (ctx.now ?? (() => new Date()))().toISOString();
+  for (let tries = 0; tries < 5; tries++) {
+    const { state, job, art, js } = await load(ctx, id);
+    if (state === 'done' || state === 'failed') throw new OrchestratorError('E_BAD_STATE', `job ${id} already finished (${state})`, { job_id: id, state });
+    if (state === 'running') {
+      await fsp.mkdir(path.dirname(cancelRequestPath(ctx.queue.root, id)), { recursive: true });
+      await writeFileAtomic(cancelRequestPath(ctx.queue.root, id), `${now} ${by}\n`, { durable: false });
+      return { queue_state: 'running', requested: true };
+    }
+    if ((await ctx.queue.move(id, state, 'failed')) === 'lost') continue; // claimed meanwhile: ask again
+    const base = withHistory(js ?? initialState(job, now), now, 'cancelled', undefined, `by ${by}`);
+    const next = { ...finish(base, 'cancelled', now, { code: 'E_CANCELLED', message: `cancelled by ${by} while ${state}` }), queue_state: 'failed' as const };
+    await writeFinalArtifacts(art, job, next, null);
+    return { queue_state: 'failed', requested: false };
+  }
+  throw new OrchestratorError('E_BAD_STATE', `job ${id} kept moving; try again`, { job_id: id });
+}
+
+/** Clear a stale lock/lease by hand. Refuses while the owner is alive unless forced. */
+export async function unlockJob(ctx: ControlContext, id: string, opts: { force?: boolean }): Promise<{ removed_lock: boolean; lease: Lease | undefined; owner_alive: boolean }> {
+  assertId(id);
+  const leases = new Leases(ctx.queue.root);
+  await leases.init();
+  const { dead, lease } = await leases.ownerDead(id, ctx.queue.pathOf('running', id), { host: ctx.config.host, staleMs: ctx.config.leaseStaleMs });
+  const ownerAlive = !dead && lease !== undefined;
+  if (ownerAlive && !opts.force) {
+    throw new OrchestratorError('E_LOCK_HELD', `job ${id} is held by a live runner ${lease?.runner_id} (pid ${lease?.pid} on ${lease?.host}); use --force to clear it anyway`, { job_id: id, lease });
+  }
+  const removed = await leases.forceUnlock(id);
+  if (opts.force || dead) await leases.remove(id);
+  return { removed_lock: removed, lease, owner_alive: ownerAlive };
+}

@@ -1,0 +1,370 @@
+/**
+ * Runs one claimed job from its cursor until it finishes, parks, or is handed back.
+ *
+ * Invariants:
+ * - A step attempt is counted (persisted in state.json) BEFORE its agent is spawned, and a step is
+ *   finished only once its success is persisted: after a crash, finished steps are never re-run.
+ * - Every attempt starts from its step's base commit (a retry never sees a failed attempt's edits).
+ * - The job file moves only while this runner still holds the lease (claim id re-checked), so a
+ *   runner that lost its lease never writes a terminal state over the new owner's.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { ContextEntry, NormalizedJob, NormalizedStep } from '../contracts/index.ts';
+import type { FsQueue } from '../fsqueue/queue.ts';
+import type { Leases } from '../fsqueue/lease.ts';
+import type { QueueState } from '../fsqueue/states.ts';
+import type { Config } from '../lib/config.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { pathExists } from '../lib/fsutil.ts';
+import type { Logger } from '../lib/logger.ts';
+import { runAttempt } from './agent-step.ts';
+import { applyDecision, interruptedAttempt, park, type Action } from './apply.ts';
+import { JobArtifacts } from './artifacts.ts';
+import { decideAfterAttempt } from './decide.ts';
+import type { EventMap, EventName, RunnerEvents } from './events.ts';
+import { writeFinalArtifacts } from './finalize.ts';
+import { buildPrompt, readInputs, selectContext } from './inputs.ts';
+import { buildStepResult } from './results.ts';
+import { initialState, sessionsByAgent, stepState, updateStep, withHistory, type JobState } from './state.ts';
+import { commitAll, diff, diffStats, git, prepareWorkspace, resetTo } from './workspace.ts';
+
+export interface RunnerContext {
+  config: Config;
+  queue: FsQueue;
+  leases: Leases;
+  events: RunnerEvents;
+  log: Logger;
+  runnerId: string;
+  now: () => Date;
+}
+
+export interface Claim {
+  jobId: string;
+  claimId: string;
+  /** Set when the advisory lock was taken over by someone else. */
+  lost: boolean;
+  /** User cancel (`orchestrator cancel`). */
+  cancel: AbortController;
+  /** Forced shutdown: stop now and hand the job back. */
+  handback: AbortController;
+  /** Graceful shutdown requested: hand back at the next step boundary. */
+  draining: boolean;
+}
+
+export type JobRunOutcome = 'finished' | 'parked' | 'handed_back' | 'lease_lost';
+
+export function cancelRequestPath(queueRoot: string, jobId: string): string {
+  return path.join(queueRoot, 'cancel', jobId);
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+
+export class JobExecution {
+  private state!: JobState;
+  private readonly art: JobArtifacts;
+  private readonly iso = (): string => this.ctx.now().toISOString();
+
+  constructor(
+    private readonly ctx: RunnerContext,
+    private readonly job: NormalizedJob,
+    private readonly claim: Claim,
+  ) {
+    this.art = new JobArtifacts(ctx.config.paths.artifactsRoot, job.job_id);
+  }
+
+  private async emit<K extends EventName>(name: K, data: EventMap[K]): Promise<void> {
+    const ev = this.ctx.events.emit(name, data);
+    await this.art.appendEvent(ev).catch(() => undefined);
+  }
+
+  private async persist(): Promise<void> {
+    this.state = { ...this.state, updated_at: this.iso() };
+    await this.art.writeState(this.state);
+  }
+
+  /** Still ours? Re-read the lease right before any move of the job file. */
+  private async fenced(): Promise<boolean> {
+    if (this.claim.lost) return false;
+    const lease = await this.ctx.leases.read(this.job.job_id).catch(() => undefined);
+    if (lease?.claim_id !== this.claim.claimId) {
+      this.claim.lost = true;
+      return false;
+    }
+    return true;
+  }
+
+  private async cancelRequested(): Promise<boolean> {
+    return this.claim.cancel.signal.aborted || (await pathExists(cancelRequestPath(this.ctx.config.paths.queueRoot, this.job.job_id)));
+  }
+
+  async run(queuedMs: number): Promise<JobRunOutcome> {
+    const { job } = this;
+    const existing = await this.art.readState().catch(() => undefined);
+    this.state = existing ?? initialState(job, this.iso());
+    this.state = withHistory(
+      { ...this.state, claims: this.state.claims + 1, queue_state: 'running', status: 'running', started_at: this.state.started_at ?? this.iso(), waiting: null, owner: { runner_id: this.ctx.runnerId, pid: process.pid, host: this.ctx.config.host, claim_id: this.claim.claimId } },
+      this.iso(),
+      'claimed',
+      undefined,
+      `runner ${this.ctx.runnerId} (claim ${this.state.claims + 1})`,
+    );
+    await this.art.init(job, this.state);
+    await this.art.appendLog(`${this.iso()} claimed by runner ${this.ctx.runnerId} pid ${process.pid} (claim ${this.state.claims})`);
+    await this.emit('job:claimed', { job_id: job.job_id, runner_id: this.ctx.runnerId, claim: this.state.claims, queued_ms: queuedMs });
+
+    try {
+      if (!this.state.workspace) {
+        const workdir = path.resolve(this.ctx.config.paths.home, job.workdir);
+        const ws = await prepareWorkspace(this.ctx.config.paths.workspacesRoot, job.job_id, workdir);
+        this.state = { ...this.state, workspace: ws };
+        await this.art.appendLog(`${this.iso()} workspace ${ws.path} (${ws.source === 'clone' ? `clone of ${workdir}` : 'fresh repository'}) base ${ws.base_commit}`);
+      }
+      await this.persist();
+      return await this.loop();
+    } catch (err) {
+      if (this.claim.lost) return 'lease_lost';
+      this.ctx.log.error({ err, job_id: job.job_id }, 'job crashed in the runner');
+      this.state = applyDecision(job, this.state, this.state.cursor ?? '', { kind: 'finish', status: 'failed' }, this.iso()).state;
+      this.state = { ...this.state, error: { code: 'E_INTERNAL', message: `runner error: ${errorMessage(err)}` } };
+      return this.close('finish');
+    }
+  }
+
+  private async loop(): Promise<JobRunOutcome> {
+    const { job } = this;
+    while (this.state.cursor) {
+      if (this.claim.lost) return 'lease_lost';
+      if (await this.cancelRequested()) return this.cancelled();
+      if (this.claim.draining || this.claim.handback.signal.aborted) return this.handBack('shutdown');
+      const step = job.steps.find((s) => s.step_id === this.state.cursor);
+      if (!step) throw new Error(`cursor points at unknown step ${this.state.cursor}`);
+      let st = stepState(this.state, step.step_id);
+
+      if (st.status === 'running') {
+        // an attempt was interrupted without recovery having seen it: count it as a crash
+        this.state = interruptedAttempt(this.state, step.step_id, this.iso());
+        const d = decideAfterAttempt(job, this.state, step.step_id, { status: 'failed', errorCode: 'crash' }, { maxRetryBackoffSec: this.ctx.config.maxRetryBackoffSec });
+        const { state, action } = applyDecision(job, this.state, step.step_id, d, this.iso());
+        this.state = state;
+        await this.persist();
+        if (action !== 'continue' && action !== 'retry') return this.close(action);
+        continue;
+      }
+
+      const sameVisit = st.status === 'retryable';
+      if (!sameVisit) {
+        if (step.requires_approval && !st.gate_approved) {
+          this.state = park(this.state, 'gate', step.step_id, this.iso(), null, `step ${step.step_id} has an approval gate`);
+          return this.close('park');
+        }
+        const head = (await git(this.workDir(), ['rev-parse', 'HEAD'])).stdout.trim();
+        this.state = updateStep(this.state, step.step_id, { visits: st.visits + 1, visit_attempts: 0, base_commit: head, tolerated: false, gate_approved: st.gate_approved });
+        st = stepState(this.state, step.step_id);
+      }
+
+      const action = await this.attempt(step);
+      if (action === 'retry') {
+        const failed = stepState(this.state, step.step_id);
+        const d = decideAfterAttempt(job, this.state, step.step_id, { status: 'failed' }, { maxRetryBackoffSec: this.ctx.config.maxRetryBackoffSec });
+        const delay = d.kind === 'retry' ? d.delayMs : 0;
+        await this.emit('step:retry', { job_id: job.job_id, step_id: step.step_id, attempt: failed.attempts, delay_ms: delay, error_code: failed.error?.code ?? null });
+        await sleep(delay, AbortSignal.any([this.claim.cancel.signal, this.claim.handback.signal]));
+        continue;
+      }
+      if (action === 'continue') continue;
+      if (action === 'handed_back') return this.handBack('shutdown');
+      if (action === 'lease_lost') return 'lease_lost';
+      return this.close(action);
+    }
+    return this.close('finish');
+  }
+
+  private workDir(): string {
+    if (!this.state.workspace) throw new Error('no workspace');
+    return this.state.workspace.path;
+  }
+
+  /** One attempt of `step`; returns what the loop does next. */
+  private async attempt(step: NormalizedStep): Promise<Action | 'handed_back' | 'lease_lost'> {
+    const { job, ctx } = this;
+    const before = stepState(this.state, step.step_id);
+    const attempt = before.attempts + 1;
+    const startedAt = this.iso();
+    const t0 = performance.now();
+    this.state = updateStep(this.state, step.step_id, { status: 'running', attempts: attempt, visit_attempts: before.visit_attempts + 1, started_at: startedAt, finished_at: null, error: null });
+    this.state = withHistory(this.state, startedAt, 'step:started', step.step_id, `attempt ${attempt}`);
+    await this.persist();
+    await this.emit('step:started', { job_id: job.job_id, step_id: step.step_id, agent: step.agent, attempt });
+    await this.art.appendLog(`${startedAt} step ${step.step_id} (${step.agent}/${step.role}) attempt ${attempt} started`);
+
+    const base = before.base_commit ?? (await git(this.workDir(), ['rev-parse', 'HEAD'])).stdout.trim();
+    if (attempt > 1 || this.state.claims > 1) await resetTo(this.workDir(), base);
+
+    const inputs = await readInputs(this.art.dir, step, { maxFiles: ctx.config.maxInputArtifactsFiles, maxFileChars: ctx.config.maxInputArtifactChars, maxTotalChars: ctx.config.maxInputArtifactsChars });
+    const context: { window: ContextEntry[]; sessions: Record<string, string> } = (await this.art.readContext()) ?? { window: [], sessions: {} };
+    const prompt = buildPrompt(job, step, inputs, selectContext(job, context.window));
+    const resume = before.visit_attempts > 0 && before.session_id ? before.session_id : step.resume_session ? (context.sessions[step.agent] ?? null) : null;
+
+    const runId = `${job.job_id}.${step.step_id}.${attempt}.${randomBytes(4).toString('hex')}`;
+    const logFile = this.art.stepFile(step.step_id, 'logs.txt');
+    await this.art.appendStepLog(step.step_id, `\n===== attempt ${attempt} (${startedAt}) =====\n`);
+    let eventLines = 0;
+    const signal = AbortSignal.any([this.claim.cancel.signal, this.claim.handback.signal]);
+    const cancelPoll = setInterval(() => {
+      void this.cancelRequested().then((c) => { if (c) this.claim.cancel.abort(); });
+    }, 250);
+    let result;
+    try {
+      result = await runAttempt({
+        config: ctx.config,
+        jobId: job.job_id,
+        step,
+        prompt,
+        attempt,
+        workspaceDir: this.workDir(),
+        jobWorkspaceRoot: path.dirname(this.workDir()),
+        resumeSessionId: resume,
+        logFile,
+        runId,
+        signal,
+        onSpawn: (pid) => {
+          void this.recordRun(runId, pid, step.step_id, attempt);
+        },
+        onLine: (line, stream) => {
+          if (eventLines++ < ctx.config.maxEventOutputLines) {
+            void this.emit('agent:output', { job_id: job.job_id, step_id: step.step_id, stream, line: line.length > 2000 ? line.slice(0, 2000) + '…' : line });
+          }
+        },
+      });
+    } finally {
+      clearInterval(cancelPoll);
+    }
+    if (this.claim.lost) return 'lease_lost';
+    if (result.status === 'cancelled' && this.claim.handback.signal.aborted && !this.claim.cancel.signal.aborted) {
+      // forced shutdown: this attempt does not count against the step's retries
+      this.state = updateStep(this.state, step.step_id, { status: 'retryable', attempts: attempt, visit_attempts: before.visit_attempts, error: null });
+      await this.persist();
+      return 'handed_back';
+    }
+
+    const { head } = await commitAll(this.workDir(), `orchestrator: ${step.step_id} attempt ${attempt} (${result.status})`);
+    const patch = await diff(this.workDir(), base, head);
+    const stats = diffStats(patch);
+    const finishedAt = this.iso();
+    const durationMs = Math.round(performance.now() - t0);
+    const error = result.error ? { code: result.error.code, message: result.error.message, ...(result.error.reset_at || result.error.http_status ? { details: { ...(result.error.reset_at ? { reset_at: result.error.reset_at } : {}), ...(result.error.http_status ? { http_status: result.error.http_status } : {}) } } : {}) } : null;
+    this.state = updateStep(this.state, step.step_id, {
+      status: result.status,
+      finished_at: finishedAt,
+      head_commit: head,
+      base_commit: base,
+      duration_ms: durationMs,
+      cost_usd: before.cost_usd + result.costUsd,
+      tokens_in: before.tokens_in + result.tokensIn,
+      tokens_out: before.tokens_out + result.tokensOut,
+      session_id: result.sessionId ?? before.session_id,
+      summary: result.summary,
+      error,
+    });
+    await this.art.writeStepPatch(step.step_id, patch);
+    const stepResult = buildStepResult(job, step.step_id, this.state, {
+      metrics: {
+        duration_ms: durationMs,
+        agent_duration_ms: result.exec.durationMs,
+        tokens_cached: result.tokensCached,
+        turns: result.turns,
+        files_changed: stats.files.length,
+        lines_added: stats.added,
+        lines_removed: stats.removed,
+        output_bytes: result.exec.outputBytes,
+        output_truncated: result.exec.outputTruncated,
+      },
+      files_changed: stats.files,
+      inputs: { files: inputs.files.map((f) => f.path), truncated: inputs.truncated, notes: inputs.notes },
+      secrets_check: 'skipped',
+      change_status: stats.files.length > 0 ? 'changed' : 'unchanged',
+    });
+    await this.art.writeStepResult(stepResult, job.goal);
+    await this.emit('step:finished', {
+      job_id: job.job_id, step_id: step.step_id, agent: step.agent, attempt, status: result.status, duration_ms: durationMs,
+      agent_duration_ms: result.exec.durationMs, cost_usd: result.costUsd, tokens_in: result.tokensIn, tokens_out: result.tokensOut, error_code: error?.code ?? null,
+    });
+    await this.art.appendLog(`${finishedAt} step ${step.step_id} attempt ${attempt} ${result.status}${error ? ` (${error.code}: ${error.message})` : ''} in ${durationMs} ms`);
+
+    const decision = decideAfterAttempt(job, this.state, step.step_id, { status: result.status, errorCode: result.error?.code, resumeAfter: result.error?.reset_at ?? null }, { maxRetryBackoffSec: ctx.config.maxRetryBackoffSec });
+    if (decision.kind === 'park' && decision.reason === 'rate_limited') {
+      // a rate limit does not burn a retry: the same visit resumes after the reset, same session
+      this.state = updateStep(this.state, step.step_id, { visit_attempts: before.visit_attempts });
+    }
+    const waitMessage = decision.kind === 'park' ? (decision.reason === 'needs_human' ? result.summary : `step ${step.step_id} ${result.status}${error ? `: ${error.message}` : ''}`) : '';
+    const applied = applyDecision(job, this.state, step.step_id, decision, finishedAt, waitMessage);
+    this.state = applied.state;
+    if (decision.kind === 'park' && decision.reason === 'rate_limited') this.state = updateStep(this.state, step.step_id, { status: 'retryable' });
+    await this.persist();
+    await this.updateContext(step, result.summary, result.status);
+    await this.art.writeJobSummary(job, this.state, await diff(this.workDir(), this.state.workspace?.base_commit ?? base, head));
+    return applied.action;
+  }
+
+  private async recordRun(runId: string, pgid: number, stepId: string, attempt: number): Promise<void> {
+    const lease = await this.ctx.leases.read(this.job.job_id).catch(() => undefined);
+    if (!lease || lease.claim_id !== this.claim.claimId) return;
+    await this.ctx.leases.write({ ...lease, runs: [...lease.runs.slice(-9), { run_id: runId, pgid, step_id: stepId, attempt }] });
+  }
+
+  private async updateContext(step: NormalizedStep, summary: string, status: string): Promise<void> {
+    const ctx = (await this.art.readContext()) ?? { schema_version: '1.0' as const, job_id: this.job.job_id, strategy: this.job.context_strategy, updated_at: this.iso(), sessions: {}, window: [] };
+    const entry = { role: step.role, agent: step.agent, step_id: step.step_id, content: (status === 'success' ? '' : `[${status}] `) + (summary || '(no summary)').slice(0, 4000) };
+    const window = [...ctx.window.filter((e) => e.step_id !== step.step_id || !e.agent), entry];
+    await this.art.writeContext({ ...ctx, updated_at: this.iso(), sessions: { ...ctx.sessions, ...sessionsByAgent(this.state) }, window });
+  }
+
+  private async cancelled(): Promise<JobRunOutcome> {
+    this.state = applyDecision(this.job, this.state, this.state.cursor ?? '', { kind: 'finish', status: 'cancelled' }, this.iso()).state;
+    this.state = { ...this.state, error: { code: 'E_CANCELLED', message: 'cancelled by request' } };
+    return this.close('finish');
+  }
+
+  private async handBack(reason: string): Promise<JobRunOutcome> {
+    if (!(await this.fenced())) return 'lease_lost';
+    this.state = withHistory({ ...this.state, queue_state: 'pending', status: 'pending', owner: null }, this.iso(), 'handed_back', undefined, reason);
+    await this.persist();
+    await this.ctx.queue.move(this.job.job_id, 'running', 'pending');
+    await this.ctx.leases.remove(this.job.job_id);
+    await this.art.appendLog(`${this.iso()} handed back to pending (${reason})`);
+    await this.emit('job:handed_back', { job_id: this.job.job_id, reason });
+    return 'handed_back';
+  }
+
+  /** Park or finish: write the artifacts, then move the job file (fenced). */
+  private async close(action: Action): Promise<JobRunOutcome> {
+    const to: QueueState = action === 'park' ? 'awaiting_approval' : this.state.status === 'success' ? 'done' : 'failed';
+    if (!(await this.fenced())) return 'lease_lost';
+    this.state = { ...this.state, queue_state: to };
+    await this.persist();
+    const jobPatch = this.state.workspace ? await diff(this.workDir(), this.state.workspace.base_commit, (await git(this.workDir(), ['rev-parse', 'HEAD'])).stdout.trim()) : null;
+    await writeFinalArtifacts(this.art, this.job, this.state, jobPatch);
+    if (!(await this.fenced())) return 'lease_lost';
+    const moved = await this.ctx.queue.move(this.job.job_id, 'running', to);
+    if (moved === 'lost') {
+      this.claim.lost = true;
+      return 'lease_lost';
+    }
+    await this.ctx.leases.remove(this.job.job_id);
+    if (action === 'park' && this.state.waiting) {
+      const w = this.state.waiting;
+      await this.emit('job:parked', { job_id: this.job.job_id, reason: w.reason, step_id: w.step_id, resume_after: w.resume_after, message: w.message });
+      return 'parked';
+    }
+    const started = this.state.started_at ? Date.parse(this.state.started_at) : Date.now();
+    const cost = this.state.steps.reduce((a, s) => a + s.cost_usd, 0);
+    await this.emit('job:finished', { job_id: this.job.job_id, status: this.state.status, queue_state: to, duration_ms: Math.max(0, Date.parse(this.state.finished_at ?? this.iso()) - started), cost_usd: cost });
+    return 'finished';
+  }
+}

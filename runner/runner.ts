@@ -1,0 +1,234 @@
+/**
+ * The always-on runner: claims pending jobs (priority, then FIFO) up to RUNNER_CONCURRENCY at a
+ * time, runs each in its own JobExecution, heartbeats, recovers jobs of dead runners, and resumes
+ * parked jobs whose resume time has come. `createRunner()` is the public factory; the CLI's
+ * `runner` and `serve` commands are thin shells over it.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { createQueue, type FsQueue } from '../fsqueue/queue.ts';
+import { Leases } from '../fsqueue/lease.ts';
+import { loadConfig, type Config } from '../lib/config.ts';
+import { errnoCode, errorMessage } from '../lib/errors.ts';
+import { silentLogger, type Logger } from '../lib/logger.ts';
+import { applyApproval } from './apply.ts';
+import { JobArtifacts } from './artifacts.ts';
+import { RunnerEvents } from './events.ts';
+import { cancelRequestPath, JobExecution, type Claim, type JobRunOutcome } from './job-runner.ts';
+import { recoverDeadJobs } from './recovery.ts';
+import { PendingScanner } from './scanner.ts';
+
+export interface RunnerOptions {
+  config?: Config;
+  logger?: Logger;
+  events?: RunnerEvents;
+  runnerId?: string;
+  now?: () => Date;
+  /** Watch pending/ for instant wake-ups (default true); the periodic scan runs regardless. */
+  watch?: boolean;
+}
+
+export interface Runner {
+  readonly id: string;
+  readonly events: RunnerEvents;
+  readonly queue: FsQueue;
+  start(): Promise<void>;
+  /** Graceful: stop claiming, let running steps finish (up to the grace), hand back the rest. */
+  stop(opts?: { force?: boolean }): Promise<void>;
+  /** Resolves when nothing is running and nothing claimable is pending. */
+  whenIdle(): Promise<void>;
+  activeJobs(): string[];
+}
+
+export function createRunner(opts: RunnerOptions = {}): Runner {
+  const config = opts.config ?? loadConfig();
+  const log = opts.logger ?? silentLogger();
+  const events = opts.events ?? new RunnerEvents();
+  const now = opts.now ?? (() => new Date());
+  const id = opts.runnerId ?? `runner-${config.host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const queue = createQueue(config.paths.queueRoot);
+  const leases = new Leases(config.paths.queueRoot);
+  const active = new Map<string, { claim: Claim; done: Promise<JobRunOutcome> }>();
+  const ctx = { config, queue, leases, events, log, runnerId: id, now };
+  const startedAt = now().toISOString();
+  let stopping = false;
+  let started = false;
+  let filling = false;
+  let refill = false;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  let maintenanceTimer: NodeJS.Timeout | undefined;
+  const idleWaiters: Array<() => void> = [];
+
+  const scanner = new PendingScanner(queue, log, () => fill(), (file, reason) => {
+    events.emit('job:quarantined', { file, reason });
+  });
+
+  async function heartbeat(): Promise<void> {
+    await leases.heartbeat({ runner_id: id, pid: process.pid, host: config.host, started_at: startedAt, heartbeat_at: now().toISOString(), concurrency: config.runnerConcurrency, running: [...active.keys()] }).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'heartbeat write failed'));
+  }
+
+  function checkIdle(): void {
+    if (active.size === 0 && scanner.index.size === 0) for (const w of idleWaiters.splice(0)) w();
+  }
+
+  function fill(): void {
+    if (filling) {
+      refill = true;
+      return;
+    }
+    filling = true;
+    void (async () => {
+      try {
+        do {
+          refill = false;
+          while (!stopping && active.size < config.runnerConcurrency) {
+            const entry = scanner.index.pop();
+            if (!entry) break;
+            await tryClaim(entry.id, entry.submittedAt);
+          }
+        } while (refill && !stopping);
+      } finally {
+        filling = false;
+        checkIdle();
+      }
+    })();
+  }
+
+  async function tryClaim(jobId: string, submittedAt: number): Promise<void> {
+    const moved = await queue.move(jobId, 'pending', 'running', { durable: false }).catch((err: unknown) => {
+      log.error({ job_id: jobId, err: errorMessage(err) }, 'claim failed');
+      return 'lost' as const;
+    });
+    if (moved === 'lost') return; // another runner won: normal
+    const claim: Claim = { jobId, claimId: randomBytes(8).toString('hex'), lost: false, cancel: new AbortController(), handback: new AbortController(), draining: false };
+    await leases.write({ job_id: jobId, claim_id: claim.claimId, runner_id: id, pid: process.pid, host: config.host, claimed_at: now().toISOString(), runs: [] });
+    const done = runClaimed(claim, submittedAt);
+    active.set(jobId, { claim, done });
+    void done.finally(() => {
+      active.delete(jobId);
+      void heartbeat();
+      fill();
+    });
+  }
+
+  async function takeLock(jobId: string, claim: Claim): Promise<() => Promise<void>> {
+    const opts = {
+      staleMs: config.leaseStaleMs,
+      updateMs: config.heartbeatMs,
+      onCompromised: (err: Error): void => {
+        log.error({ job_id: jobId, err: err.message }, 'lease lost: another process took over this job');
+        claim.lost = true;
+        events.emit('lease:lost', { job_id: jobId, reason: err.message });
+        claim.handback.abort();
+      },
+    };
+    for (let i = 0; ; i++) {
+      try {
+        return await leases.lock(jobId, opts);
+      } catch (err) {
+        if (errnoCode(err) !== 'ELOCKED' || i >= 20) {
+          // the job file is ours (we won the rename); a leftover lock of a dead owner must not block it
+          await leases.forceUnlock(jobId);
+          return await leases.lock(jobId, opts);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async function runClaimed(claim: Claim, submittedAt: number): Promise<JobRunOutcome> {
+    const jobId = claim.jobId;
+    let release: (() => Promise<void>) | undefined;
+    try {
+      release = await takeLock(jobId, claim);
+      const read = await queue.readFile(queue.pathOf('running', jobId));
+      if (!read.ok) {
+        await queue.quarantine('running', `${jobId}.json`, read.reason);
+        events.emit('job:quarantined', { file: `${jobId}.json`, reason: read.reason });
+        await leases.remove(jobId);
+        return 'finished';
+      }
+      const exec = new JobExecution(ctx, read.job, claim);
+      const outcome = await exec.run(Math.max(0, now().getTime() - submittedAt));
+      if (outcome === 'finished') await fsp.rm(cancelRequestPath(config.paths.queueRoot, jobId), { force: true });
+      return outcome;
+    } catch (err) {
+      log.error({ job_id: jobId, err: errorMessage(err) }, 'unexpected runner error; the job stays in running/ for recovery');
+      return 'lease_lost';
+    } finally {
+      if (release && !claim.lost) await release();
+    }
+  }
+
+  /** Resume parked jobs whose resume time (budget reset, rate-limit reset) has passed. */
+  async function resumeDue(): Promise<void> {
+    for (const jobId of await queue.list('awaiting_approval').catch(() => [] as string[])) {
+      const art = new JobArtifacts(config.paths.artifactsRoot, jobId);
+      const state = await art.readState().catch(() => undefined);
+      const after = state?.waiting?.resume_after;
+      if (!state || !after || Date.parse(after) > now().getTime()) continue;
+      const got = await queue.get(jobId).catch(() => undefined);
+      if (!got || got.state !== 'awaiting_approval') continue;
+      const resumed = applyApproval(got.job, { ...state, approvals: state.approvals }, { by: `timer (${state.waiting?.reason})`, note: `resume time ${after} reached` }, now().toISOString());
+      await art.writeState(resumed);
+      if ((await queue.move(jobId, 'awaiting_approval', 'pending')) === 'moved') log.info({ job_id: jobId }, 'parked job resumed by its timer');
+    }
+  }
+
+  async function maintenance(): Promise<void> {
+    try {
+      await recoverDeadJobs({ config, queue, leases, events, log, actor: id, now, active: new Set(active.keys()) });
+      await resumeDue();
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'maintenance pass failed');
+    }
+  }
+
+  return {
+    id,
+    events,
+    queue,
+    activeJobs: () => [...active.keys()],
+    async start() {
+      if (started) return;
+      started = true;
+      await queue.init();
+      await leases.init();
+      await fsp.mkdir(config.paths.artifactsRoot, { recursive: true });
+      await fsp.mkdir(config.paths.workspacesRoot, { recursive: true });
+      await heartbeat();
+      heartbeatTimer = setInterval(() => void heartbeat(), config.heartbeatMs);
+      await maintenance();
+      maintenanceTimer = setInterval(() => void maintenance(), Math.max(config.scanIntervalMs, 1000));
+      await scanner.start(config.scanIntervalMs, opts.watch ?? true);
+      log.info({ runner_id: id, concurrency: config.runnerConcurrency, queue: config.paths.queueRoot }, 'runner started');
+    },
+    async stop(stopOpts = {}) {
+      stopping = true;
+      for (const { claim } of active.values()) {
+        claim.draining = true;
+        if (stopOpts.force) claim.handback.abort();
+      }
+      const all = Promise.all([...active.values()].map((a) => a.done));
+      if (!stopOpts.force && active.size > 0) {
+        const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdownGraceMs).unref());
+        if ((await Promise.race([all.then(() => 'done' as const), timer])) === 'timeout') {
+          for (const { claim } of active.values()) claim.handback.abort();
+        }
+      }
+      await all;
+      if (heartbeatTimer) clearInterval(heartbeatTimer);
+      if (maintenanceTimer) clearInterval(maintenanceTimer);
+      await scanner.close();
+      await leases.removeHeartbeat(id);
+      for (const w of idleWaiters.splice(0)) w();
+      log.info({ runner_id: id }, 'runner stopped');
+    },
+    whenIdle() {
+      return new Promise<void>((resolve) => {
+        idleWaiters.push(resolve);
+        checkIdle();
+      });
+    },
+  };
+}

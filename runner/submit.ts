@@ -1,0 +1,59 @@
+/**
+ * Submitting a job: the one path shared by `orchestrator submit`, the webhook and the scheduler.
+ * Validate (strict, every offending path named) → fill defaults → idempotency key → durable
+ * enqueue into pending/ (or awaiting_approval/ when the policy asks for approval first).
+ */
+import type { Job, NormalizedJob } from '../contracts/index.ts';
+import { normalizeJob } from '../contracts/normalize.ts';
+import { validateJob } from '../contracts/validate.ts';
+import type { FsQueue } from '../fsqueue/queue.ts';
+import { newJobId } from '../lib/ids.ts';
+import { park } from './apply.ts';
+import { JobArtifacts } from './artifacts.ts';
+import { initialState } from './state.ts';
+
+export interface SubmitOptions {
+  queue: FsQueue;
+  artifactsRoot: string;
+  sourceType: 'webhook' | 'manual' | 'cron';
+  now?: () => Date;
+  /** Overrides the payload's idempotency_key (e.g. X-GitHub-Delivery). */
+  idempotencyKey?: string;
+  /** Applied after validation (e.g. the workdir of a project alias, never the payload's). */
+  override?: Partial<Pick<Job, 'workdir' | 'project_id' | 'source'>>;
+  file?: string;
+}
+
+export interface Submitted {
+  job: NormalizedJob;
+  state: 'pending' | 'awaiting_approval';
+  /** True when the idempotency key was seen before: `job` is then the first job. */
+  duplicate: boolean;
+}
+
+export async function submitJob(raw: unknown, opts: SubmitOptions): Promise<Submitted> {
+  const now = opts.now ?? (() => new Date());
+  const valid = validateJob(raw, opts.file ? { file: opts.file } : {});
+  const job = normalizeJob({ ...valid, ...opts.override }, { now: now(), newId: newJobId, sourceType: opts.sourceType });
+  const key = opts.idempotencyKey ?? job.idempotency_key;
+  if (key) {
+    const owner = await opts.queue.claimIdempotencyKey(key, job.job_id);
+    if (!owner.created) {
+      const first = await opts.queue.get(owner.jobId);
+      if (first) return { job: first.job, state: first.state === 'awaiting_approval' ? 'awaiting_approval' : 'pending', duplicate: true };
+    }
+  }
+  const state = job.policy.requires_approval ? 'awaiting_approval' : 'pending';
+  try {
+    await opts.queue.enqueue(job, state);
+  } catch (err) {
+    if (key) await opts.queue.releaseIdempotencyKey(key);
+    throw err;
+  }
+  if (state === 'awaiting_approval') {
+    // Written after the enqueue (never over another job's artifacts); approve copes with its absence.
+    const st = park(initialState(job, now().toISOString()), 'approval', null, now().toISOString(), null, 'policy.requires_approval: the job waits for approval before it starts');
+    await new JobArtifacts(opts.artifactsRoot, job.job_id).init(job, st);
+  }
+  return { job, state, duplicate: false };
+}

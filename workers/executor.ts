@@ -1,0 +1,170 @@
+/**
+ * The one executor for every agent and command step (execa; argv only, never a shell).
+ *
+ * - stdin is closed (codex waits on an open stdin);
+ * - the child leads its own process group and carries a run marker in its environment; a timeout,
+ *   idle stall or cancel kills the group and every marked process (TERM, then KILL after a grace),
+ *   even one that ignores TERM or left a grandchild holding our stdout;
+ * - output is streamed line by line to the parser and appended to the step's log as it arrives,
+ *   up to `maxOutputChars`; the rest is counted, never buffered;
+ * - the idle watchdog is fed by output, so a long but busy step is not killed.
+ */
+import { execa } from 'execa';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { killRun, RUN_MARKER_VAR } from '../lib/proc.ts';
+import { LineSplitter } from './line-splitter.ts';
+
+export interface ExecRequest {
+  file: string;
+  args: string[];
+  /** The complete environment of the child (no implicit inheritance). */
+  env: Record<string, string>;
+  cwd: string;
+  runId: string;
+  timeoutMs: number;
+  /** 0 = off. */
+  idleMs: number;
+  killGraceMs: number;
+  logFile: string;
+  maxOutputChars: number;
+  signal?: AbortSignal;
+  /** Every output line, including those past the log cap (parsers see the final events). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  onSpawn?: (pid: number) => void;
+  /** Applied to log text before it is written (redaction at the source). */
+  transformLog?: (text: string) => string;
+}
+
+export interface ExecResult {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  idleTimedOut: boolean;
+  cancelled: boolean;
+  /** The program could not be started (ENOENT, EACCES...). */
+  spawnError: string | null;
+  durationMs: number;
+  outputBytes: number;
+  outputTruncated: boolean;
+  pid: number | null;
+}
+
+/** How long to wait for the pipes to close after the child exited, before killing what holds them. */
+const DRAIN_MS = 1000;
+
+export async function runProcess(req: ExecRequest): Promise<ExecResult> {
+  const started = performance.now();
+  const log: WriteStream = createWriteStream(req.logFile, { flags: 'a' });
+  let logged = 0;
+  let outputBytes = 0;
+  let truncated = false;
+  let timedOut = false;
+  let idleTimedOut = false;
+  let cancelled = false;
+
+  const writeLog = (text: string): void => {
+    if (truncated) return;
+    const out = req.transformLog ? req.transformLog(text) : text;
+    if (logged + out.length > req.maxOutputChars) {
+      log.write(out.slice(0, Math.max(0, req.maxOutputChars - logged)));
+      log.write(`\n[orchestrator] output truncated at MAX_SUBPROCESS_OUTPUT_CHARS=${req.maxOutputChars}\n`);
+      truncated = true;
+      return;
+    }
+    logged += out.length;
+    log.write(out);
+  };
+
+  const child = execa(req.file, req.args, {
+    cwd: req.cwd,
+    env: { ...req.env, [RUN_MARKER_VAR]: req.runId },
+    extendEnv: false,
+    detached: true,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+    cleanup: false,
+  });
+  const pid = child.pid ?? null;
+  const promise = child.then(
+    () => undefined,
+    () => undefined,
+  );
+  if (pid) req.onSpawn?.(pid);
+
+  let killing: Promise<void> | undefined;
+  const kill = (): Promise<void> => (killing ??= pid ? killRun(pid, req.runId, req.killGraceMs) : Promise.resolve());
+
+  let idleTimer: NodeJS.Timeout | undefined;
+  const armIdle = (): void => {
+    if (req.idleMs <= 0) return;
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      idleTimedOut = true;
+      void kill();
+    }, req.idleMs);
+  };
+  armIdle();
+
+  const splitters = (['stdout', 'stderr'] as const).map((name) => {
+    const splitter = new LineSplitter((line) => {
+      writeLog(name === 'stderr' ? `[stderr] ${line}\n` : `${line}\n`);
+      req.onLine?.(line, name);
+    });
+    const stream = child[name];
+    stream?.on('data', (chunk: Buffer) => {
+      outputBytes += chunk.length;
+      armIdle();
+      splitter.push(chunk);
+    });
+    stream?.on('error', () => undefined);
+    return { splitter, stream };
+  });
+
+  const timeout = setTimeout(() => {
+    timedOut = true;
+    void kill();
+  }, req.timeoutMs);
+  const onAbort = (): void => {
+    cancelled = true;
+    void kill();
+  };
+  if (req.signal?.aborted) onAbort();
+  else req.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const exit = await new Promise<{ code: number | null; signal: string | null; error: string | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal, error: null }));
+    child.once('error', (err: Error & { code?: string }) => resolve({ code: null, signal: null, error: `${err.code ?? 'ERROR'}: ${err.message}` }));
+  });
+  clearTimeout(timeout);
+  if (idleTimer) clearTimeout(idleTimer);
+  req.signal?.removeEventListener('abort', onAbort);
+
+  // The leader is gone; whatever it left behind in its group (or marked) goes too, and the pipes
+  // are drained briefly, then closed whoever holds them.
+  const drained = Promise.all(splitters.map(({ stream }) => (stream && !stream.readableEnded ? new Promise((r) => stream.once('close', r)) : Promise.resolve())));
+  await Promise.race([drained, new Promise((r) => setTimeout(r, DRAIN_MS))]);
+  await kill();
+  await Promise.race([drained, new Promise((r) => setTimeout(r, 200))]);
+  for (const { stream, splitter } of splitters) {
+    stream?.destroy();
+    splitter.end();
+  }
+  await Promise.race([promise, new Promise((r) => setTimeout(r, 200))]);
+  await new Promise<void>((resolve) => log.end(resolve));
+
+  return {
+    exitCode: exit.code,
+    signal: exit.signal,
+    timedOut,
+    idleTimedOut,
+    cancelled,
+    spawnError: exit.error,
+    durationMs: Math.round(performance.now() - started),
+    outputBytes,
+    outputTruncated: truncated,
+    pid,
+  };
+}

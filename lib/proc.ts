@@ -8,14 +8,48 @@ import { errnoCode } from './errors.ts';
 
 export const RUN_MARKER_VAR = 'ORCH_RUN_ID';
 
+/** `/proc/<pid>/stat` fields we need, or undefined when the process is gone (Linux). */
+function procStat(pid: number | string): { state: string; pgrp: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // the command name (field 2) may contain spaces and parentheses: parse after the last ')'
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0] ?? '?', pgrp: Number(rest[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Alive = exists and is not a zombie. A killed grandchild reparented to a PID 1 that does not
+ * reap stays a zombie: it answers kill(pid, 0) but runs nothing and holds no pipe.
+ */
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return errnoCode(err) === 'EPERM';
+    if (errnoCode(err) !== 'EPERM') return false;
   }
+  const st = procStat(pid);
+  return st === undefined ? process.platform !== 'linux' : st.state !== 'Z';
+}
+
+/** Live (non-zombie) members of a process group. */
+export function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const st = procStat(e);
+    if (st && st.pgrp === pgid && st.state !== 'Z') out.push(Number(e));
+  }
+  return out;
 }
 
 /** Pids of live processes whose environment holds `${RUN_MARKER_VAR}=<runId>` (Linux /proc). */
@@ -34,7 +68,7 @@ export function pidsWithRunMarker(runId: string): number[] {
     if (pid === process.pid) continue;
     try {
       const env = readFileSync(`/proc/${e}/environ`, 'latin1');
-      if (env.split('\0').includes(needle)) out.push(pid);
+      if (env.split('\0').includes(needle) && procStat(e)?.state !== 'Z') out.push(pid);
     } catch {
       // gone, or not ours to read
     }
@@ -61,7 +95,7 @@ export function runAlive(pgid: number | undefined, runId: string | undefined): b
   if (pgid && pgid > 1) {
     try {
       process.kill(-pgid, 0);
-      return true;
+      if (process.platform !== 'linux' || groupMembers(pgid).length > 0) return true;
     } catch {
       // group empty
     }

@@ -266,6 +266,11 @@ describe('gemini parser', () => {
     expect(feed(createGeminiParser(), jsonl(init, err), exitCode(53)).error?.code).toBe('failed');
   });
 
+  it('a non-fatal error event followed by a successful result is still a success', () => {
+    const warn = { type: 'error', timestamp: ts, severity: 'error', message: 'Loop detected, stopping tool repetition' };
+    expect(feed(createGeminiParser(), jsonl(init, warn, say('Done.'), result), EXIT_OK).status).toBe('success');
+  });
+
   it('json mode: {session_id, response, stats.models} on one line', () => {
     const obj = { session_id: G, response: 'NEEDS_HUMAN: proceed?', stats: { models: { 'gemini-2.5-flash': { tokens: { prompt: 90, candidates: 9, cached: 0, total: 99 } } }, tools: {}, files: {} } };
     const out = feed(createGeminiParser(), jsonl(obj), EXIT_OK);

@@ -3,11 +3,13 @@
  * its output fed to the matching adapter's parser. One spec per behaviour the runner's own tests
  * will lean on: files in the workspace, sessions, tokens, outcomes, resume, markers, big output.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AdapterAgentName } from '../../workers/registry.ts';
+import { getAdapter, SIMULATOR_PATH, type AdapterAgentName } from '../../workers/registry.ts';
+import { EXIT_OK, feed } from '../helpers/workers-context.ts';
 import { isAlive, killSims, runSim, startSim, tempWorkspace } from '../helpers/workers-sim.ts';
 
 afterEach(() => killSims());
@@ -214,10 +216,21 @@ describe('simulator knobs', () => {
     process.kill(-sim.pid, 'SIGKILL');
   });
 
-  it('a run without ORCH_SIM_SPEC still works (defaults)', async () => {
+  it('runs without ORCH_SIM_SPEC (defaults: step "sim", role "assistant", success)', () => {
     const ws = tempWorkspace();
-    writeFileSync(join(ws, 'keep.txt'), 'x');
-    const run = await runSim({ agent: 'opencode', workspace: ws });
-    expect(run.outcome.status).toBe('success');
+    const env = { ...process.env };
+    delete env.ORCH_SIM_SPEC;
+    const res = spawnSync(process.execPath, [SIMULATOR_PATH, '--as', 'opencode', 'run', '--format', 'json', 'Say hi'], { cwd: ws, env, encoding: 'utf8' });
+    expect(res.status).toBe(0);
+    const outcome = feed(getAdapter('opencode').createParser(), res.stdout.split('\n'), EXIT_OK);
+    expect(outcome.status).toBe('success');
+    expect(existsSync(join(ws, 'agent-notes', 'sim.md'))).toBe(true);
+  });
+
+  it('rejects an argv the real CLI would reject (no prompt, wrong subcommand) with exit 2', () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [SIMULATOR_PATH, ...args], { cwd: tempWorkspace(), encoding: 'utf8' }).status;
+    expect(run(['--as', 'codex', 'exec', '--json'])).toBe(2);
+    expect(run(['--as', 'opencode', 'serve', 'hi'])).toBe(2);
+    expect(run(['--as', 'aider', '-p', 'hi'])).toBe(2);
   });
 });

@@ -22,6 +22,8 @@ export function createGeminiParser(options?: ParserOptions): OutputParser {
   let turns = 0;
   let completed = false;
   let failure: GeminiErrorFacts | null = null;
+  /** `error` events can be non-fatal (the run may still end in success): only a fallback. */
+  let errorEvent: GeminiErrorFacts | null = null;
   let stderrFailure: GeminiErrorFacts | null = null;
   const usage = { tokens_in: 0, tokens_out: 0, tokens_cached: 0 };
 
@@ -70,7 +72,7 @@ export function createGeminiParser(options?: ParserOptions): OutputParser {
         inModelTurn = false;
         break;
       case 'error':
-        if (ev.severity !== 'warning') failure = { message: str(ev.message) ?? 'gemini reported an error', status: null };
+        if (ev.severity !== 'warning') errorEvent = { message: str(ev.message) ?? 'gemini reported an error', status: null };
         break;
       case 'result':
         completed = true;
@@ -104,7 +106,7 @@ export function createGeminiParser(options?: ParserOptions): OutputParser {
       const t = now();
       let facts = failure;
       const code = exit.signal === null ? exit.exitCode : null;
-      if (!facts && code !== null && code !== 0) facts = stderrFailure ?? errorFromStderr(stderr.text) ?? errorFromExitCode(code);
+      if (!facts && code !== null && code !== 0) facts = stderrFailure ?? errorFromStderr(stderr.text) ?? errorEvent ?? errorFromExitCode(code);
       // The exit code carries the HTTP status when the message does not.
       if (facts && facts.status === null && code !== null) facts = { ...facts, status: errorFromExitCode(code)?.status ?? null };
       const error: AgentError | null = facts ? describeError(facts.message, facts.status, 'failed', t) : null;

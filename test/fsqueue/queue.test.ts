@@ -1,0 +1,124 @@
+/**
+ * fsqueue: durable exclusive enqueue, unique ids across states, atomic claim, ordering, and bad
+ * files moved aside rather than deleted.
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { normalizeJob } from '../../contracts/normalize.ts';
+import { PendingIndex } from '../../fsqueue/pending-index.ts';
+import { OrchestratorError } from '../../lib/errors.ts';
+import { newJobId } from '../../lib/ids.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { PendingScanner } from '../../runner/scanner.ts';
+import { tempHome, type TempHome } from '../helpers/env.ts';
+
+let home: TempHome;
+beforeEach(async () => { home = await tempHome(); });
+afterEach(async () => { await home.cleanup(); });
+
+const mk = (over: Record<string, unknown> = {}) => normalizeJob({ goal: 'g', ...over }, { now: new Date(), newId: newJobId });
+
+describe('fsqueue: enqueue', () => {
+  it('publishes a complete file into pending/ and leaves no temp file', async () => {
+    const job = mk();
+    await home.queue.enqueue(job);
+    expect(JSON.parse(readFileSync(home.queue.pathOf('pending', job.job_id), 'utf8'))).toEqual(job);
+    expect(readdirSync(home.queue.tmpDir)).toEqual([]);
+  });
+
+  it('refuses a job_id that exists in any state (409 / exit 2), without touching the first', async () => {
+    const job = mk({ job_id: 'dup-job-0001' });
+    await home.queue.enqueue(job);
+    await home.queue.move(job.job_id, 'pending', 'running');
+    await home.queue.move(job.job_id, 'running', 'done');
+    const err = await home.queue.enqueue(mk({ job_id: 'dup-job-0001', goal: 'other' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OrchestratorError);
+    expect((err as OrchestratorError).code).toBe('E_JOB_EXISTS');
+    expect((err as OrchestratorError).httpStatus).toBe(409);
+    expect((err as OrchestratorError).exitCode).toBe(2);
+    expect(JSON.parse(readFileSync(home.queue.pathOf('done', job.job_id), 'utf8')).goal).toBe('g');
+    expect(existsSync(home.queue.pathOf('pending', job.job_id))).toBe(false);
+  });
+
+  it('50 concurrent enqueues of one id: exactly one wins', async () => {
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => home.queue.enqueue(mk({ job_id: 'race-id-0001' }))));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason.code === 'E_JOB_EXISTS')).toBe(true);
+  });
+
+  it('idempotency keys map repeats to the first job', async () => {
+    expect(await home.queue.claimIdempotencyKey('delivery-1', 'job-aaaaaaaa')).toEqual({ created: true, jobId: 'job-aaaaaaaa' });
+    await home.queue.enqueue(mk({ job_id: 'job-aaaaaaaa' }));
+    expect(await home.queue.claimIdempotencyKey('delivery-1', 'job-bbbbbbbb')).toEqual({ created: false, jobId: 'job-aaaaaaaa' });
+  });
+});
+
+describe('fsqueue: claim', () => {
+  it('two claimers racing for one file: exactly one wins, the loser gets "lost"', async () => {
+    for (let i = 0; i < 20; i++) {
+      const job = mk();
+      await home.queue.enqueue(job);
+      const res = await Promise.all([0, 1, 2, 3].map(() => home.queue.move(job.job_id, 'pending', 'running', { durable: false })));
+      expect(res.filter((r) => r === 'moved')).toHaveLength(1);
+      expect(res.filter((r) => r === 'lost')).toHaveLength(3);
+    }
+  });
+
+  it('refuses moves the state machine does not allow', async () => {
+    const job = mk();
+    await home.queue.enqueue(job);
+    await expect(home.queue.move(job.job_id, 'pending', 'done')).rejects.toMatchObject({ code: 'E_BAD_STATE' });
+  });
+});
+
+describe('fsqueue: order', () => {
+  it('priority first, then FIFO by submission, then id', () => {
+    const idx = new PendingIndex();
+    idx.add({ id: 'c', priority: 0, submittedAt: 3 });
+    idx.add({ id: 'a', priority: 0, submittedAt: 1 });
+    idx.add({ id: 'urgent', priority: 10, submittedAt: 9 });
+    idx.add({ id: 'b', priority: 0, submittedAt: 1 });
+    idx.add({ id: 'low', priority: -5, submittedAt: 0 });
+    idx.delete('c');
+    const order: string[] = [];
+    for (let e = idx.pop(); e; e = idx.pop()) order.push(e.id);
+    expect(order).toEqual(['urgent', 'a', 'b', 'low']);
+  });
+
+  it('the scanner indexes pending jobs once and pops them in order', async () => {
+    const jobs = [mk({ priority: 0 }), mk({ priority: 5 }), mk({ priority: 0 })];
+    for (const j of jobs) {
+      await home.queue.enqueue(j);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const scanner = new PendingScanner(home.queue, silentLogger(), () => undefined, () => undefined);
+    await scanner.scan();
+    await scanner.scan();
+    expect(scanner.index.size).toBe(3);
+    expect(scanner.index.peekAll().map((e) => e.id)).toEqual([jobs[1]!.job_id, jobs[0]!.job_id, jobs[2]!.job_id]);
+  });
+});
+
+describe('fsqueue: bad files are moved aside with a reason', () => {
+  it('garbage, wrong names, symlinks and non-json files go to corrupt/ and the scan keeps going', async () => {
+    const pending = home.queue.dir('pending');
+    writeFileSync(path.join(pending, 'garbage.json'), '{ not json');
+    writeFileSync(path.join(pending, 'notes.txt'), 'hello');
+    const good = mk();
+    writeFileSync(path.join(pending, 'renamed-job-0001.json'), JSON.stringify(good));
+    symlinkSync('/etc/passwd', path.join(pending, 'link-job-0001.json'));
+    await home.queue.enqueue(mk({ job_id: 'good-job-0001' }));
+    const quarantined: string[] = [];
+    const scanner = new PendingScanner(home.queue, silentLogger(), () => undefined, (f) => quarantined.push(f));
+    await scanner.scan();
+    expect(scanner.index.peekAll().map((e) => e.id)).toEqual(['good-job-0001']);
+    expect(quarantined.sort()).toEqual(['garbage.json', 'link-job-0001.json', 'notes.txt', 'renamed-job-0001.json']);
+    const corrupt = readdirSync(home.queue.corruptDir);
+    const reasons = corrupt.filter((f) => f.endsWith('.reason.txt')).map((f) => readFileSync(path.join(home.queue.corruptDir, f), 'utf8')).join('\n');
+    expect(reasons).toMatch(/invalid JSON/);
+    expect(reasons).toMatch(/does not match job_id/);
+    expect(reasons).toMatch(/symbolic link/);
+    expect(readdirSync(pending).sort()).toEqual(['good-job-0001.json']);
+  });
+});

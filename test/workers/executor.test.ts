@@ -1,0 +1,75 @@
+/**
+ * The executor: whatever an agent does, it is gone within timeout + grace, its output is capped
+ * but fully seen by the parser, and the idle watchdog only kills a silent process.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pidAlive, pidsWithRunMarker } from '../../lib/proc.ts';
+import { runProcess, type ExecRequest } from '../../workers/executor.ts';
+
+const FIX = path.resolve(__dirname, '../fixtures');
+let dir: string;
+beforeEach(async () => { dir = await mkdtemp(path.join(os.tmpdir(), 'orch-exec-')); });
+afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+
+function req(over: Partial<ExecRequest>): ExecRequest {
+  return {
+    file: process.execPath, args: [], env: { PATH: process.env.PATH ?? '' }, cwd: dir, runId: `test-${Math.random().toString(36).slice(2)}`,
+    timeoutMs: 10_000, idleMs: 0, killGraceMs: 300, logFile: path.join(dir, 'log.txt'), maxOutputChars: 1_000_000, ...over,
+  };
+}
+
+describe('executor: killing', () => {
+  it('an agent that ignores SIGTERM and leaves grandchildren (one escaped its group) is gone within timeout + grace', async () => {
+    const lines: string[] = [];
+    const r = req({ args: [path.join(FIX, 'stubborn-agent.mjs')], timeoutMs: 1000, killGraceMs: 500, onLine: (l) => lines.push(l) });
+    const t0 = Date.now();
+    const res = await runProcess(r);
+    const elapsed = Date.now() - t0;
+    expect(res.timedOut).toBe(true);
+    expect(res.signal).toBe('SIGKILL');
+    // timeout 1000 + grace 500, plus bounded drain/reap slack
+    expect(elapsed).toBeLessThan(1000 + 500 + 2500);
+    const { grandchildren } = JSON.parse(lines[0] ?? '{}') as { grandchildren: number[] };
+    expect(grandchildren).toHaveLength(2);
+    for (const pid of grandchildren) expect(pidAlive(pid)).toBe(false);
+    expect(pidsWithRunMarker(r.runId)).toEqual([]);
+  });
+
+  it('cancel via AbortSignal kills the group and reports cancelled', async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const res = await runProcess(req({ args: [path.join(FIX, 'stubborn-agent.mjs')], signal: ac.signal }));
+    expect(res.cancelled).toBe(true);
+    expect(res.timedOut).toBe(false);
+  });
+
+  it('a missing binary is a spawn error, not a hang', async () => {
+    const res = await runProcess(req({ file: 'definitely-not-a-binary-xyz' }));
+    expect(res.spawnError).toMatch(/ENOENT/);
+  });
+});
+
+describe('executor: output', () => {
+  it('caps logs.txt at maxOutputChars but the parser still sees every line', async () => {
+    let seen = 0;
+    const res = await runProcess(req({ args: [path.join(FIX, 'chatty-agent.mjs'), '2000', '0'], maxOutputChars: 1000, onLine: () => seen++ }));
+    expect(res.exitCode).toBe(0);
+    expect(seen).toBe(2000);
+    expect(res.outputTruncated).toBe(true);
+    const log = readFileSync(path.join(dir, 'log.txt'), 'utf8');
+    expect(log.length).toBeLessThan(1200);
+    expect(log).toContain('output truncated at MAX_SUBPROCESS_OUTPUT_CHARS=1000');
+  });
+
+  it('the idle watchdog spares a slow but busy process and kills a silent one', async () => {
+    const busy = await runProcess(req({ args: [path.join(FIX, 'chatty-agent.mjs'), '12', '100'], idleMs: 500 }));
+    expect(busy.idleTimedOut).toBe(false);
+    expect(busy.exitCode).toBe(0);
+    const silent = await runProcess(req({ args: ['-e', 'setTimeout(() => {}, 60000)'], idleMs: 500 }));
+    expect(silent.idleTimedOut).toBe(true);
+  });
+});

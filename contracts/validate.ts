@@ -7,6 +7,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import addFormatsModule from 'ajv-formats';
 import { readFileSync } from 'node:fs';
 import { OrchestratorError, type Issue } from '../lib/errors.ts';
+import { jsonErrorOffset } from './json-locate.ts';
 import { AGENTS, type Job, type NormalizedJob, type Result } from './index.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -165,8 +166,8 @@ export function parseJsonText(text: string, where: { file?: string } = {}): unkn
     const pos = /position (\d+)/.exec(msg);
     let at = '';
     const details: Record<string, unknown> = { ...where };
-    if (pos) {
-      const offset = Number(pos[1]);
+    const offset = pos ? Number(pos[1]) : jsonErrorOffset(text);
+    if (offset >= 0) {
       const before = text.slice(0, offset);
       const line = before.split('\n').length;
       const column = offset - before.lastIndexOf('\n');
@@ -174,7 +175,9 @@ export function parseJsonText(text: string, where: { file?: string } = {}): unkn
       details.column = column;
       at = ` at line ${line}, column ${column}`;
     }
-    throw new OrchestratorError('E_INVALID_JSON', `${loc}invalid JSON${at}: ${msg.replace(/\s*\(line \d+ column \d+\)/, '')}`, details, { cause: err });
+    // V8 sometimes quotes the whole input back: keep the message short
+    const reason = msg.replace(/\s*\(line \d+ column \d+\)/, '').replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+$/, '');
+    throw new OrchestratorError('E_INVALID_JSON', `${loc}invalid JSON${at}: ${reason}`, details, { cause: err });
   }
 }
 

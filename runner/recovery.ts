@@ -11,7 +11,7 @@ import type { Leases } from '../fsqueue/lease.ts';
 import type { QueueState } from '../fsqueue/states.ts';
 import type { Config } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { killRun } from '../lib/proc.ts';
+import { killRun, runAlive } from '../lib/proc.ts';
 import type { Logger } from '../lib/logger.ts';
 import { applyDecision, interruptedAttempt } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
@@ -63,7 +63,9 @@ async function recoverOne(ctx: RecoveryContext, id: string): Promise<RecoveredJo
   // 1. orphans first: nothing of the dead owner may keep writing into the workspace
   let killed = 0;
   for (const run of lease?.runs ?? []) {
-    await killRun(lease?.host === config.host ? run.pgid : undefined, run.run_id, config.killGraceMs);
+    const pgid = lease?.host === config.host ? run.pgid : undefined;
+    if (!runAlive(pgid, run.run_id)) continue;
+    await killRun(pgid, run.run_id, config.killGraceMs);
     killed++;
   }
   // 2. take the lease over, so a second recoverer sees a live owner and leaves it alone

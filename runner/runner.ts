@@ -63,7 +63,9 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
     events.emit('job:quarantined', { file, reason });
   });
 
+  let stopped = false;
   async function heartbeat(): Promise<void> {
+    if (stopped) return;
     await leases.heartbeat({ runner_id: id, pid: process.pid, host: config.host, started_at: startedAt, heartbeat_at: now().toISOString(), concurrency: config.runnerConcurrency, running: [...active.keys()] }).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'heartbeat write failed'));
   }
 
@@ -220,6 +222,7 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
       if (heartbeatTimer) clearInterval(heartbeatTimer);
       if (maintenanceTimer) clearInterval(maintenanceTimer);
       await scanner.close();
+      stopped = true;
       await leases.removeHeartbeat(id);
       for (const w of idleWaiters.splice(0)) w();
       log.info({ runner_id: id }, 'runner stopped');

@@ -1,0 +1,44 @@
+/** Real `orchestrator` processes for tests, killed for sure in afterEach. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export const BIN = path.resolve(__dirname, '../../bin/orchestrator.js');
+const live = new Set<ChildProcess>();
+
+export function spawnOrchestrator(args: string[], env: Record<string, string>): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  live.add(child);
+  child.on('exit', () => live.delete(child));
+  return Object.assign(child, { output: () => out });
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((r) => child.once('exit', (code) => r(code)));
+}
+
+export async function killAll(): Promise<void> {
+  for (const c of live) c.kill('SIGKILL');
+  await Promise.all([...live].map(exited));
+}
+
+/** Live, non-zombie processes whose environment has ORCH_JOB_ID starting with `prefix`. */
+export function agentProcessesOf(prefix: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      const env = readFileSync(`/proc/${e}/environ`, 'latin1').split('\0');
+      if (env.some((v) => v.startsWith(`ORCH_JOB_ID=${prefix}`))) out.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}

@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   E_BAD_INPUT: { http: 400, exit: 2 },
   E_FILE_NOT_FOUND: { http: 404, exit: 2 },
   E_JOB_NOT_FOUND: { http: 404, exit: 2 },
+  /** An HTTP route or an artifact that does not exist. */
+  E_NOT_FOUND: { http: 404, exit: 2 },
   E_JOB_EXISTS: { http: 409, exit: 2 },
   E_BAD_STATE: { http: 409, exit: 2 },
   E_LOCK_HELD: { http: 409, exit: 1 },
@@ -27,6 +29,8 @@ export const ERROR_CODES = {
   E_QUEUE_UNAVAILABLE: { http: 503, exit: 1 },
   E_CONFIG: { http: 500, exit: 2 },
   E_JOB_FAILED: { http: 500, exit: 1 },
+  /** A secret was found in artifacts (verify-artifacts; a step fails with this code too). */
+  E_SECRETS: { http: 422, exit: 1 },
   E_INTERNAL: { http: 500, exit: 1 },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -9,6 +9,7 @@ import type { Config } from '../lib/config.ts';
 import { runProcess, type ExecResult } from '../workers/executor.ts';
 import { getAdapter, simulatedInvocation } from '../workers/registry.ts';
 import { priceUsage } from '../workers/pricing.ts';
+import { redactText, sensitiveValues, StreamRedactor } from './secrets.ts';
 import { EMPTY_USAGE, type AgentError, type AgentInvocation, type AgentOutcome, type InvocationContext, type OutputParser } from '../workers/types.ts';
 
 export interface AttemptRequest {
@@ -39,6 +40,8 @@ export interface AttemptResult {
   tokensCached: number;
   turns: number;
   exec: ExecResult;
+  /** Known secret values (SENSITIVE_ENV_VARS, credential-named variables) redacted from the output. */
+  redactions: number;
 }
 
 /** The environment an agent gets: a small allowlist, never the runner's whole environment. */
@@ -103,10 +106,15 @@ export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
     parser = adapter.createParser();
   }
 
+  const env = { ...baseEnv(process.env, tmpDir), ...invocation.env, ORCH_JOB_ID: req.jobId, ORCH_STEP_ID: step.step_id, ORCH_ATTEMPT: String(req.attempt) };
+  // redaction at the source: known secret values never reach the log, the parser or the events
+  const known = sensitiveValues(config.secrets.sensitiveEnvVars, process.env, env);
+  const redactors: StreamRedactor[] = [];
   const exec = await runProcess({
     file: invocation.file,
     args: invocation.args,
-    env: { ...baseEnv(process.env, tmpDir), ...invocation.env, ORCH_JOB_ID: req.jobId, ORCH_STEP_ID: step.step_id, ORCH_ATTEMPT: String(req.attempt) },
+    env,
+    redactStream: known.length > 0 ? () => { const r = new StreamRedactor(known); redactors.push(r); return r; } : undefined,
     cwd: req.workspaceDir,
     runId: req.runId,
     timeoutMs: step.timeout_sec * 1000,
@@ -122,7 +130,9 @@ export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
     },
   });
 
-  const parsed = parser.finish({ exitCode: exec.exitCode, signal: exec.signal });
+  const finished = parser.finish({ exitCode: exec.exitCode, signal: exec.signal });
+  // what goes into state.json, context.json and the results: secret patterns redacted too
+  const parsed = { ...finished, summary: redactText(finished.summary, known).text, error: finished.error ? { ...finished.error, message: redactText(finished.error.message, known).text } : null };
   const usage = parsed.usage;
   const costUsd = step.agent === 'command' ? 0 : priceUsage(step.agent, usage);
   const base = {
@@ -134,6 +144,7 @@ export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
     tokensCached: usage.tokens_cached,
     turns: usage.turns,
     exec,
+    redactions: redactors.reduce((n, r) => n + r.hits, 0),
   };
   if (exec.spawnError) return { ...base, status: 'failed', error: { code: 'crash', message: `could not start ${invocation.file}: ${exec.spawnError}` } };
   if (exec.cancelled) return { ...base, status: 'cancelled', error: { code: 'cancelled', message: 'cancelled' } };

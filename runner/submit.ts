@@ -7,6 +7,8 @@ import type { Job, NormalizedJob } from '../contracts/index.ts';
 import { normalizeJob } from '../contracts/normalize.ts';
 import { validateJob } from '../contracts/validate.ts';
 import type { FsQueue } from '../fsqueue/queue.ts';
+import type { QueueState } from '../fsqueue/states.ts';
+import { OrchestratorError } from '../lib/errors.ts';
 import { newJobId } from '../lib/ids.ts';
 import { park } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
@@ -37,11 +39,8 @@ export async function submitJob(raw: unknown, opts: SubmitOptions): Promise<Subm
   const job = normalizeJob({ ...valid, ...opts.override }, { now: now(), newId: newJobId, sourceType: opts.sourceType });
   const key = opts.idempotencyKey ?? job.idempotency_key;
   if (key) {
-    const owner = await opts.queue.claimIdempotencyKey(key, job.job_id);
-    if (!owner.created) {
-      const first = await opts.queue.get(owner.jobId);
-      if (first) return { job: first.job, state: first.state === 'awaiting_approval' ? 'awaiting_approval' : 'pending', duplicate: true };
-    }
+    const first = await claimKey(opts.queue, key, job.job_id);
+    if (first) return { job: first.job, state: first.state === 'awaiting_approval' ? 'awaiting_approval' : 'pending', duplicate: true };
   }
   const state = job.policy.requires_approval ? 'awaiting_approval' : 'pending';
   try {
@@ -51,9 +50,27 @@ export async function submitJob(raw: unknown, opts: SubmitOptions): Promise<Subm
     throw err;
   }
   if (state === 'awaiting_approval') {
-    // Written after the enqueue (never over another job's artifacts); approve copes with its absence.
+    // Written after the enqueue (never over another job's artifacts); approve copes with its absence,
+    // so a failure here must not report the (durable) job as not submitted: the caller would retry.
     const st = park(initialState(job, now().toISOString()), 'approval', null, now().toISOString(), null, 'policy.requires_approval: the job waits for approval before it starts');
-    await new JobArtifacts(opts.artifactsRoot, job.job_id).init(job, st);
+    await new JobArtifacts(opts.artifactsRoot, job.job_id).init(job, st).catch(() => undefined);
   }
   return { job, state, duplicate: false };
+}
+
+/**
+ * Claim an idempotency key. Returns the first job when the key is already owned. A key whose owner
+ * is still being enqueued by a concurrent request (claimed, not yet published) is waited for, so
+ * concurrent duplicates never each create a job; if that submission fails it releases the key and
+ * this one takes it over.
+ */
+async function claimKey(queue: FsQueue, key: string, jobId: string): Promise<{ state: QueueState; job: NormalizedJob } | undefined> {
+  for (let i = 0; i < 60; i++) {
+    const owner = await queue.claimIdempotencyKey(key, jobId);
+    if (owner.created) return undefined;
+    const first = await queue.get(owner.jobId);
+    if (first) return first;
+    await new Promise((r) => setTimeout(r, Math.min(10 * 2 ** i, 100)));
+  }
+  throw new OrchestratorError('E_QUEUE_UNAVAILABLE', 'a submission with the same idempotency key is still in progress; retry', { idempotency_key: key });
 }

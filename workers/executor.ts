@@ -11,6 +11,7 @@
  */
 import { execa } from 'execa';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { killRun, RUN_MARKER_VAR } from '../lib/proc.ts';
 import { LineSplitter } from './line-splitter.ts';
 
@@ -33,6 +34,12 @@ export interface ExecRequest {
   onSpawn?: (pid: number) => void;
   /** Applied to log text before it is written (redaction at the source). */
   transformLog?: (text: string) => string;
+  /**
+   * One transform per output stream, applied to the raw text BEFORE it is split into lines, so the
+   * log, the parser and `onLine` all see its output (runner/secrets.ts StreamRedactor: a value split
+   * across two chunks is still caught). `end()` returns what it held back.
+   */
+  redactStream?: () => { push(text: string): string; end(): string };
 }
 
 export interface ExecResult {
@@ -114,13 +121,18 @@ export async function runProcess(req: ExecRequest): Promise<ExecResult> {
       req.onLine?.(line, name);
     });
     const stream = child[name];
+    const redactor = req.redactStream?.();
+    const decoder = new StringDecoder('utf8');
     stream?.on('data', (chunk: Buffer) => {
       outputBytes += chunk.length;
       armIdle();
-      splitter.push(chunk);
+      splitter.push(redactor ? redactor.push(decoder.write(chunk)) : chunk);
     });
     stream?.on('error', () => undefined);
-    return { splitter, stream };
+    const flush = (): void => {
+      if (redactor) splitter.push(redactor.push(decoder.end()) + redactor.end());
+    };
+    return { splitter, stream, flush };
   });
 
   const timeout = setTimeout(() => {
@@ -148,8 +160,9 @@ export async function runProcess(req: ExecRequest): Promise<ExecResult> {
   await Promise.race([drained, new Promise((r) => setTimeout(r, DRAIN_MS))]);
   await kill();
   await Promise.race([drained, new Promise((r) => setTimeout(r, 200))]);
-  for (const { stream, splitter } of splitters) {
+  for (const { stream, splitter, flush } of splitters) {
     stream?.destroy();
+    flush();
     splitter.end();
   }
   await Promise.race([promise, new Promise((r) => setTimeout(r, 200))]);

@@ -22,7 +22,7 @@ it(`race: ${RUNNERS} runner processes, ${JOBS} jobs, every step executed exactly
   const marker = path.join(home.dir, 'markers.txt');
   const ids: string[] = [];
   for (let i = 0; i < JOBS; i++) {
-    const job = await submit(home, { goal: `race ${i}`, steps: [{ step_id: `s${i}`, agent: (['claude', 'codex', 'opencode', 'gemini', 'droid'] as const)[i % 5], simulate: { marker_file: marker } }] });
+    const job = await submit(home, { goal: `race ${i}`, steps: [{ step_id: `s${i}`, agent: (['claude', 'codex', 'opencode', 'gemini', 'droid'] as const)[i % 5]!, simulate: { marker_file: marker } }] });
     ids.push(job.job_id);
   }
   const runners = Array.from({ length: RUNNERS }, () => spawnOrchestrator(['runner'], home!.env));

@@ -10,8 +10,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const stamp = path.join(root, 'dist', '.build-stamp');
 const SOURCES = ['cli', 'contracts', 'fsqueue', 'gateway', 'lib', 'runner', 'workers'];
 
+/** @param {string} dir @param {number} [depth] @returns {number} */
 function newestSource(dir, depth = 0) {
   let newest = 0;
+  /** @type {import('node:fs').Dirent[]} */
   let entries = [];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
@@ -35,8 +37,10 @@ function distIsFresh() {
   return SOURCES.every((d) => newestSource(path.join(root, d)) <= built);
 }
 
+// (a computed specifier: the type checker must not follow it into the compiled output)
+const compiled = ['..', 'dist', 'cli', 'main.js'].join('/');
 if (distIsFresh()) {
-  await import('../dist/cli/main.js');
+  await import(compiled);
 } else {
   const { register } = await import('tsx/esm/api');
   register();

@@ -5,9 +5,11 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isOrchestratorError } from '../lib/errors.ts';
+import { registerAdminCommands } from './commands/admin.ts';
 import { registerControlCommands } from './commands/control.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerOpsCommands } from './commands/ops.ts';
+import { registerServeCommands } from './commands/serve.ts';
 
 async function run(fn: () => Promise<number>): Promise<void> {
   try {
@@ -29,6 +31,8 @@ export async function main(argv: string[]): Promise<void> {
   y = registerJobCommands(y, run);
   y = registerControlCommands(y, run);
   y = registerOpsCommands(y, run);
+  y = registerServeCommands(y, run);
+  y = registerAdminCommands(y, run);
   await y
     .demandCommand(1, 'name a command (see --help)')
     .strict()

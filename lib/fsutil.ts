@@ -8,13 +8,49 @@ import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from './errors.ts';
 
-export async function fsyncDir(dir: string): Promise<void> {
+async function syncDirNow(dir: string): Promise<void> {
   const fh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Per directory: the fsync running now (as a promise that never rejects: its callers hold the real
+ * one) and the one queued behind it, shared by every caller that arrives meanwhile.
+ */
+const dirSyncs = new Map<string, { running: Promise<void>; next: Promise<void> | undefined }>();
+
+/**
+ * fsync a directory, so that entries created in it survive a crash. Group commit: concurrent
+ * callers share fsyncs. A caller's entry exists before it calls, so any fsync that STARTS after
+ * the call covers it: a caller joins the queued fsync (it starts once the running one is done),
+ * never the running one (which may have started before its entry was made).
+ */
+export function fsyncDir(dir: string): Promise<void> {
+  const st = dirSyncs.get(dir);
+  if (st) {
+    st.next ??= st.running.then(() => syncDirNow(dir));
+    return st.next;
+  }
+  const p = syncDirNow(dir);
+  const settled = (): void => advance(dir);
+  dirSyncs.set(dir, { running: p.then(settled, settled), next: undefined });
+  return p;
+}
+
+/** The running fsync settled: promote the queued one, or forget the directory. */
+function advance(dir: string): void {
+  const st = dirSyncs.get(dir);
+  if (!st) return;
+  if (!st.next) {
+    dirSyncs.delete(dir);
+    return;
+  }
+  const settled = (): void => advance(dir);
+  dirSyncs.set(dir, { running: st.next.then(settled, settled), next: undefined });
 }
 
 export function tmpName(target: string, tmpDir?: string): string {

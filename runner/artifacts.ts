@@ -14,6 +14,7 @@ import { pathExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '
 import type { JobEvent } from './events.ts';
 import { renderJobReport, renderStepReport } from './report.ts';
 import { buildJobResult, buildStepResult } from './results.ts';
+import { redactText } from './secrets.ts';
 import type { JobState } from './state.ts';
 
 export const JOB_FILES = ['job.json', 'state.json', 'result.json', 'context.json', 'report.md', 'patch.diff', 'logs.txt'] as const;
@@ -105,7 +106,9 @@ export class JobArtifacts {
       const r = await this.readStepResult(s.step_id).catch(() => undefined);
       if (r) stepResults.push(r);
     }
-    if (jobPatch !== null) await writeFileAtomic(this.file('patch.diff'), jobPatch, { durable: false });
+    // the job patch is recomputed from git at every write: secrets a step's check redacted in its own
+    // patch would come back here, so it is redacted on the way out (runner/secrets.ts)
+    if (jobPatch !== null) await writeFileAtomic(this.file('patch.diff'), redactText(jobPatch).text, { durable: false });
     const patch = jobPatch ?? (await fsp.readFile(this.file('patch.diff'), 'utf8').catch(() => ''));
     const result = buildJobResult(job, state, stepResults, patch);
     assertValidResult(result, 'result.json');

@@ -21,13 +21,17 @@ import type { Logger } from '../lib/logger.ts';
 import { runAttempt } from './agent-step.ts';
 import { applyDecision, interruptedAttempt, park, type Action } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
+import type { ReservationKey } from './budget-store.ts';
 import { decideAfterAttempt } from './decide.ts';
 import type { EventMap, EventName, RunnerEvents } from './events.ts';
 import { writeFinalArtifacts } from './finalize.ts';
+import { projectOf, reserveForAttempt, settleAttempt, type Guards } from './guards.ts';
 import { buildPrompt, readInputs, selectContext } from './inputs.ts';
 import { buildStepResult } from './results.ts';
-import { initialState, sessionsByAgent, stepState, updateStep, withHistory, type JobState } from './state.ts';
-import { commitAll, diff, diffStats, git, prepareWorkspace, resetTo } from './workspace.ts';
+import { checkStepSecrets, type StepSecretsCheck } from './secrets-check.ts';
+import { LINE_RULES, redactText } from './secrets.ts';
+import { initialState, sessionsByAgent, stepState, updateStep, withHistory, type JobState, type StepError } from './state.ts';
+import { commitAll, diff, diffStats, head as gitHead, prepareWorkspace, resetTo } from './workspace.ts';
 
 export interface RunnerContext {
   config: Config;
@@ -37,6 +41,8 @@ export interface RunnerContext {
   log: Logger;
   runnerId: string;
   now: () => Date;
+  /** Budget gate and machine-wide concurrency slots (runner/guards.ts); absent = no checks. */
+  guards?: Guards;
 }
 
 export interface Claim {
@@ -68,6 +74,10 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 export class JobExecution {
   private state!: JobState;
   private readonly art: JobArtifacts;
+  /** The budget reservation of the attempt about to run (settled after it). */
+  private reservation: ReservationKey | null = null;
+  /** events.jsonl appends, in order (the secrets scan waits for them). */
+  private appends: Promise<void> = Promise.resolve();
   private readonly iso = (): string => this.ctx.now().toISOString();
 
   constructor(
@@ -80,7 +90,9 @@ export class JobExecution {
 
   private async emit<K extends EventName>(name: K, data: EventMap[K]): Promise<void> {
     const ev = this.ctx.events.emit(name, data);
-    await this.art.appendEvent(ev).catch(() => undefined);
+    const appended = this.appends.then(() => this.art.appendEvent(ev)).catch(() => undefined);
+    this.appends = appended;
+    await appended;
   }
 
   private async persist(): Promise<void> {
@@ -158,12 +170,14 @@ export class JobExecution {
       }
 
       const sameVisit = st.status === 'retryable';
+      if (!sameVisit && step.requires_approval && !st.gate_approved) {
+        this.state = park(this.state, 'gate', step.step_id, this.iso(), null, `step ${step.step_id} has an approval gate`);
+        return this.close('park');
+      }
+      const held = await this.guardStep(step, st.attempts + 1);
+      if (held) return held;
       if (!sameVisit) {
-        if (step.requires_approval && !st.gate_approved) {
-          this.state = park(this.state, 'gate', step.step_id, this.iso(), null, `step ${step.step_id} has an approval gate`);
-          return this.close('park');
-        }
-        const head = (await git(this.workDir(), ['rev-parse', 'HEAD'])).stdout.trim();
+        const head = this.state.workspace?.head ?? this.state.workspace?.base_commit ?? (await gitHead(this.workDir()));
         this.state = updateStep(this.state, step.step_id, { visits: st.visits + 1, visit_attempts: 0, base_commit: head, tolerated: false, gate_approved: st.gate_approved });
         st = stepState(this.state, step.step_id);
       }
@@ -185,6 +199,14 @@ export class JobExecution {
     return this.close('finish');
   }
 
+  /** The whole job's change so far (base commit → last step commit); cached until the next change. */
+  private jobPatch: string | undefined;
+  private async computeJobPatch(): Promise<string> {
+    const ws = this.state.workspace;
+    this.jobPatch = ws && ws.head && ws.head !== ws.base_commit ? await diff(ws.path, ws.base_commit, ws.head) : '';
+    return this.jobPatch;
+  }
+
   private workDir(): string {
     if (!this.state.workspace) throw new Error('no workspace');
     return this.state.workspace.path;
@@ -203,7 +225,7 @@ export class JobExecution {
     await this.emit('step:started', { job_id: job.job_id, step_id: step.step_id, agent: step.agent, attempt });
     await this.art.appendLog(`${startedAt} step ${step.step_id} (${step.agent}/${step.role}) attempt ${attempt} started`);
 
-    const base = before.base_commit ?? (await git(this.workDir(), ['rev-parse', 'HEAD'])).stdout.trim();
+    const base = before.base_commit ?? (await gitHead(this.workDir()));
     if (attempt > 1 || this.state.claims > 1) await resetTo(this.workDir(), base);
 
     const inputs = await readInputs(this.art.dir, step, { maxFiles: ctx.config.maxInputArtifactsFiles, maxFileChars: ctx.config.maxInputArtifactChars, maxTotalChars: ctx.config.maxInputArtifactsChars });
@@ -238,27 +260,32 @@ export class JobExecution {
         },
         onLine: (line, stream) => {
           if (eventLines++ < ctx.config.maxEventOutputLines) {
-            void this.emit('agent:output', { job_id: job.job_id, step_id: step.step_id, stream, line: line.length > 2000 ? line.slice(0, 2000) + '…' : line });
+            // live subscribers (SSE) get the line with secret patterns already redacted
+            const safe = redactText(line.length > 2000 ? line.slice(0, 2200) : line, [], LINE_RULES).text;
+            void this.emit('agent:output', { job_id: job.job_id, step_id: step.step_id, stream, line: safe.length > 2000 ? safe.slice(0, 2000) + '…' : safe });
           }
         },
       });
     } finally {
       clearInterval(cancelPoll);
     }
+    this.settleBudget(result.costUsd);
     if (this.claim.lost) return 'lease_lost';
     if (result.status === 'cancelled' && this.claim.handback.signal.aborted && !this.claim.cancel.signal.aborted) {
       // forced shutdown: this attempt does not count against the step's retries
       this.state = updateStep(this.state, step.step_id, { status: 'retryable', attempts: attempt, visit_attempts: before.visit_attempts, error: null });
       await this.persist();
+      await this.checkSecrets(step, result.redactions);
       return 'handed_back';
     }
 
-    const { head } = await commitAll(this.workDir(), `orchestrator: ${step.step_id} attempt ${attempt} (${result.status})`);
-    const patch = await diff(this.workDir(), base, head);
+    const { head, changed } = await commitAll(this.workDir(), `orchestrator: ${step.step_id} attempt ${attempt} (${result.status})`, base);
+    const patch = changed ? await diff(this.workDir(), base, head) : '';
+    if (this.state.workspace) this.state = { ...this.state, workspace: { ...this.state.workspace, head } };
     const stats = diffStats(patch);
     const finishedAt = this.iso();
     const durationMs = Math.round(performance.now() - t0);
-    const error = result.error ? { code: result.error.code, message: result.error.message, ...(result.error.reset_at || result.error.http_status ? { details: { ...(result.error.reset_at ? { reset_at: result.error.reset_at } : {}), ...(result.error.http_status ? { http_status: result.error.http_status } : {}) } } : {}) } : null;
+    let error: StepError | null = result.error ? { code: result.error.code, message: result.error.message, ...(result.error.reset_at || result.error.http_status ? { details: { ...(result.error.reset_at ? { reset_at: result.error.reset_at } : {}), ...(result.error.http_status ? { http_status: result.error.http_status } : {}) } } : {}) } : null;
     this.state = updateStep(this.state, step.step_id, {
       status: result.status,
       finished_at: finishedAt,
@@ -273,6 +300,12 @@ export class JobExecution {
       error,
     });
     await this.art.writeStepPatch(step.step_id, patch);
+    const secrets = await this.checkSecrets(step, result.redactions);
+    if (secrets.error) {
+      result = { ...result, status: secrets.status, error: { code: secrets.error.code, message: secrets.error.message }, ...(secrets.status === 'needs_human' ? { summary: secrets.error.message } : {}) };
+      error = secrets.error;
+      this.state = updateStep(this.state, step.step_id, { status: secrets.status, error });
+    }
     const stepResult = buildStepResult(job, step.step_id, this.state, {
       metrics: {
         duration_ms: durationMs,
@@ -287,7 +320,7 @@ export class JobExecution {
       },
       files_changed: stats.files,
       inputs: { files: inputs.files.map((f) => f.path), truncated: inputs.truncated, notes: inputs.notes },
-      secrets_check: 'skipped',
+      secrets_check: secrets.check,
       change_status: stats.files.length > 0 ? 'changed' : 'unchanged',
     });
     await this.art.writeStepResult(stepResult, job.goal);
@@ -308,8 +341,55 @@ export class JobExecution {
     if (decision.kind === 'park' && decision.reason === 'rate_limited') this.state = updateStep(this.state, step.step_id, { status: 'retryable' });
     await this.persist();
     await this.updateContext(step, result.summary, result.status);
-    await this.art.writeJobSummary(job, this.state, await diff(this.workDir(), this.state.workspace?.base_commit ?? base, head));
+    await this.art.writeJobSummary(job, this.state, changed || this.jobPatch === undefined ? await this.computeJobPatch() : this.jobPatch);
     return applied.action;
+  }
+
+  /** Concurrency slot for this step's agent, then the budget: nothing runs unless both say yes. */
+  private async guardStep(step: NormalizedStep, attempt: number): Promise<JobRunOutcome | null> {
+    const g = this.ctx.guards;
+    if (!g) return null;
+    try {
+      if (g.slots.enabled) {
+        const slot = g.slots.acquire({ jobId: this.job.job_id, agent: step.agent, project: projectOf(this.job) }, this.iso());
+        if (!slot.ok) {
+          await this.art.appendLog(`${this.iso()} step ${step.step_id} waits: ${slot.reason}`);
+          return this.handBack(`concurrency: ${slot.reason}`);
+        }
+      }
+      const verdict = reserveForAttempt(g.budget, this.ctx.config, { job: this.job, step, state: this.state, attempt, now: this.ctx.now(), runnerId: this.ctx.runnerId });
+      if (!verdict.ok) {
+        await this.art.appendLog(`${this.iso()} step ${step.step_id} not started: ${verdict.message}`);
+        this.state = park(this.state, 'budget_exceeded', step.step_id, this.iso(), verdict.resumeAfter, verdict.message);
+        return this.close('park');
+      }
+      if (verdict.overBudget) await this.art.appendLog(`${this.iso()} step ${step.step_id} runs over budget (approved with --over-budget)`);
+      this.reservation = verdict.key;
+      return null;
+    } catch (err) {
+      this.ctx.log.error({ job_id: this.job.job_id, err: errorMessage(err) }, 'budget/concurrency check failed; handing the job back');
+      return this.handBack(`state database unavailable: ${errorMessage(err)}`);
+    }
+  }
+
+  private settleBudget(costUsd: number): void {
+    const key = this.reservation;
+    this.reservation = null;
+    if (!key || !this.ctx.guards) return;
+    try {
+      settleAttempt(this.ctx.guards.budget, key, costUsd, this.ctx.now());
+    } catch (err) {
+      // the reservation keeps counting at its estimate: never under-counts
+      this.ctx.log.error({ job_id: this.job.job_id, err: errorMessage(err) }, 'budget settlement failed; the reservation stays');
+    }
+  }
+
+  /** Secrets scan of the step's artifacts (runner/secrets-check.ts), once its event appends landed. */
+  private async checkSecrets(step: NormalizedStep, redactions: number): Promise<StepSecretsCheck> {
+    await this.appends;
+    const check = await checkStepSecrets({ art: this.art, stepId: step.step_id, config: this.ctx.config, redactions });
+    if (check.error) await this.art.appendLog(`${this.iso()} step ${step.step_id}: ${check.error.message}`);
+    return check;
   }
 
   private async recordRun(runId: string, pgid: number, stepId: string, attempt: number): Promise<void> {
@@ -348,7 +428,7 @@ export class JobExecution {
     if (!(await this.fenced())) return 'lease_lost';
     this.state = { ...this.state, queue_state: to };
     await this.persist();
-    const jobPatch = this.state.workspace ? await diff(this.workDir(), this.state.workspace.base_commit, (await git(this.workDir(), ['rev-parse', 'HEAD'])).stdout.trim()) : null;
+    const jobPatch = this.state.workspace ? (this.jobPatch ?? (await this.computeJobPatch())) : null;
     await writeFinalArtifacts(this.art, this.job, this.state, jobPatch);
     if (!(await this.fenced())) return 'lease_lost';
     const moved = await this.ctx.queue.move(this.job.job_id, 'running', to);

@@ -18,6 +18,8 @@ import { JobArtifacts } from './artifacts.ts';
 import { decideAfterAttempt } from './decide.ts';
 import type { RunnerEvents } from './events.ts';
 import { writeFinalArtifacts } from './finalize.ts';
+import { scanStepArtifacts } from './secrets-check.ts';
+import { sensitiveValues } from './secrets.ts';
 import { initialState, withHistory } from './state.ts';
 
 export interface RecoveryContext {
@@ -88,6 +90,8 @@ async function recoverOne(ctx: RecoveryContext, id: string): Promise<RecoveredJo
   const cur = state.cursor ? state.steps.find((s) => s.step_id === state.cursor) : undefined;
   if (cur && cur.status === 'running') {
     state = interruptedAttempt(state, cur.step_id, iso());
+    // the dead runner never ran the post-step secrets scan: redact what its agent left behind
+    await scanStepArtifacts(art.dir, cur.step_id, { redact: true, known: sensitiveValues(config.secrets.sensitiveEnvVars, process.env) }).catch(() => undefined);
     const decision = decideAfterAttempt(job, state, cur.step_id, { status: 'failed', errorCode: 'crash' }, { maxRetryBackoffSec: config.maxRetryBackoffSec });
     const applied = applyDecision(job, state, cur.step_id, decision, iso(), `the runner died during step ${cur.step_id}`);
     state = applied.state;

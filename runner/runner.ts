@@ -8,12 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { createQueue, type FsQueue } from '../fsqueue/queue.ts';
 import { Leases } from '../fsqueue/lease.ts';
+import type { PendingEntry } from '../fsqueue/pending-index.ts';
 import { loadConfig, type Config } from '../lib/config.ts';
 import { errnoCode, errorMessage } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { applyApproval } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
 import { RunnerEvents } from './events.ts';
+import { holderDeadCheck, openGuards, slotNeedOfPending } from './guards.ts';
 import { cancelRequestPath, JobExecution, type Claim, type JobRunOutcome } from './job-runner.ts';
 import { recoverDeadJobs } from './recovery.ts';
 import { PendingScanner } from './scanner.ts';
@@ -49,7 +51,10 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
   const queue = createQueue(config.paths.queueRoot);
   const leases = new Leases(config.paths.queueRoot);
   const active = new Map<string, { claim: Claim; done: Promise<JobRunOutcome> }>();
-  const ctx = { config, queue, leases, events, log, runnerId: id, now };
+  // budget gate + machine-wide concurrency slots, one SQLite connection per runner
+  const guards = openGuards(config, { runnerId: id, pid: process.pid, host: config.host });
+  const holderDead = holderDeadCheck(leases, config);
+  const ctx = { config, queue, leases, events, log, runnerId: id, now, guards };
   const startedAt = now().toISOString();
   let stopping = false;
   let started = false;
@@ -79,6 +84,9 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
       return;
     }
     filling = true;
+    // jobs over a concurrency limit are skipped, not waited for; they go back into the index after
+    // this pass (so the pass cannot spin on them) and are tried again on the next fill
+    const skipped: PendingEntry[] = [];
     void (async () => {
       try {
         do {
@@ -86,31 +94,65 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
           while (!stopping && active.size < config.runnerConcurrency) {
             const entry = scanner.index.pop();
             if (!entry) break;
-            await tryClaim(entry.id, entry.submittedAt);
+            if ((await tryClaim(entry.id, entry.submittedAt)) === 'blocked') skipped.push(entry);
           }
         } while (refill && !stopping);
       } finally {
+        for (const e of skipped) scanner.index.add(e);
         filling = false;
         checkIdle();
       }
     })();
   }
 
-  async function tryClaim(jobId: string, submittedAt: number): Promise<void> {
+  /** Slots first (a job over a limit is 'blocked' and stays pending), then the claim rename. */
+  async function takeSlots(jobId: string): Promise<'ok' | 'blocked' | 'gone'> {
+    if (!guards.slots.enabled) return 'ok';
+    const need = await slotNeedOfPending(queue, config.paths.artifactsRoot, jobId);
+    if (!need) return 'gone';
+    try {
+      let got = guards.slots.acquire(need, now().toISOString());
+      if (!got.ok && (await guards.slots.reclaimDead(holderDead)) > 0) got = guards.slots.acquire(need, now().toISOString());
+      if (got.ok) return 'ok';
+      log.debug({ job_id: jobId, reason: got.reason }, 'job stays pending: concurrency limit');
+    } catch (err) {
+      log.warn({ job_id: jobId, err: errorMessage(err) }, 'concurrency slots unavailable; job stays pending');
+    }
+    return 'blocked';
+  }
+
+  async function tryClaim(jobId: string, submittedAt: number): Promise<'claimed' | 'lost' | 'blocked'> {
+    const slots = await takeSlots(jobId);
+    if (slots !== 'ok') return slots === 'gone' ? 'lost' : 'blocked';
     const moved = await queue.move(jobId, 'pending', 'running', { durable: false }).catch((err: unknown) => {
       log.error({ job_id: jobId, err: errorMessage(err) }, 'claim failed');
       return 'lost' as const;
     });
-    if (moved === 'lost') return; // another runner won: normal
+    if (moved === 'lost') {
+      releaseSlots(jobId);
+      return 'lost'; // another runner won: normal
+    }
     const claim: Claim = { jobId, claimId: randomBytes(8).toString('hex'), lost: false, cancel: new AbortController(), handback: new AbortController(), draining: false };
     await leases.write({ job_id: jobId, claim_id: claim.claimId, runner_id: id, pid: process.pid, host: config.host, claimed_at: now().toISOString(), runs: [] });
     const done = runClaimed(claim, submittedAt);
     active.set(jobId, { claim, done });
     void done.finally(() => {
+      releaseSlots(jobId);
       active.delete(jobId);
       void heartbeat();
       fill();
     });
+    return 'claimed';
+  }
+
+  function releaseSlots(jobId: string): void {
+    if (!guards.slots.enabled) return;
+    try {
+      guards.slots.release(jobId);
+    } catch (err) {
+      // a row left behind is reclaimed once this runner is gone; until then it holds a slot
+      log.warn({ job_id: jobId, err: errorMessage(err) }, 'could not release concurrency slots');
+    }
   }
 
   async function takeLock(jobId: string, claim: Claim): Promise<() => Promise<void>> {
@@ -180,6 +222,7 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
   async function maintenance(): Promise<void> {
     try {
       await recoverDeadJobs({ config, queue, leases, events, log, actor: id, now, active: new Set(active.keys()) });
+      if (guards.slots.enabled) await guards.slots.reclaimDead(holderDead);
       await resumeDue();
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'maintenance pass failed');
@@ -222,6 +265,12 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
       if (heartbeatTimer) clearInterval(heartbeatTimer);
       if (maintenanceTimer) clearInterval(maintenanceTimer);
       await scanner.close();
+      try {
+        if (guards.slots.enabled && guards.slots.db.open) guards.slots.releaseAll();
+      } catch (err) {
+        log.warn({ err: errorMessage(err) }, 'could not release concurrency slots at stop; they are reclaimed once this runner is gone');
+      }
+      guards.close();
       stopped = true;
       await leases.removeHeartbeat(id);
       for (const w of idleWaiters.splice(0)) w();

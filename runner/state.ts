@@ -81,7 +81,8 @@ export interface JobState {
   owner: { runner_id: string; pid: number; host: string; claim_id: string } | null;
   waiting: Waiting | null;
   approvals: Approval[];
-  workspace: { path: string; base_commit: string; source: 'clone' | 'fresh' } | null;
+  /** `head`: the last commit a step attempt made (kept here to spare a git call per step). */
+  workspace: { path: string; base_commit: string; source: 'clone' | 'fresh'; head?: string } | null;
   error: StepError | null;
   steps: StepState[];
   history: HistoryEntry[];

@@ -5,7 +5,7 @@
  * step's patch is `git diff base..head` and the job's patch is `git diff job_base..HEAD`; both
  * apply with `git apply` on their base (new and binary files included).
  */
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -22,14 +22,27 @@ const GIT_ENV = {
 };
 const GIT_FLAGS = ['-c', 'core.hooksPath=/dev/null', '-c', 'commit.gpgsign=false', '-c', 'core.autocrlf=false', '-c', 'init.defaultBranch=main', '-c', 'advice.detachedHead=false'];
 
-export async function git(cwd: string, args: string[], opts: { reject?: boolean } = {}): Promise<{ stdout: string; exitCode: number; stderr: string }> {
-  const r = await execa('git', [...GIT_FLAGS, ...args], { cwd, env: GIT_ENV, stdin: 'ignore', reject: false, stripFinalNewline: false, maxBuffer: 512 * 1024 * 1024 });
-  const exitCode = r.exitCode ?? -1;
-  if (exitCode !== 0 && opts.reject !== false) {
-    throw new OrchestratorError('E_INTERNAL', `git ${args[0]} failed in ${cwd}: ${String(r.stderr).trim().slice(0, 500)}`, { args, exitCode });
-  }
-  return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode };
+const gitEnv = { ...GIT_ENV, PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/' };
+
+/**
+ * Run git (argv only). Plain child_process.execFile: git runs several times per step, and each
+ * spawn forks the runner, so the lighter the call the better (see bench/core.ts).
+ */
+export function git(cwd: string, args: string[], opts: { reject?: boolean } = {}): Promise<{ stdout: string; exitCode: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('git', [...GIT_FLAGS, ...args], { cwd, env: gitEnv, maxBuffer: 512 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const exitCode = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      if (exitCode !== 0 && opts.reject !== false) {
+        reject(new OrchestratorError('E_INTERNAL', `git ${args[0]} failed in ${cwd}: ${String(stderr || err?.message).trim().slice(0, 500)}`, { args, exitCode }));
+        return;
+      }
+      resolve({ stdout, stderr, exitCode });
+    });
+  });
 }
+
+/** The commit a workspace started from, kept inside its .git (never part of the diff). */
+const BASE_FILE = 'orchestrator-base';
 
 export interface WorkspaceInfo {
   path: string;
@@ -44,7 +57,7 @@ async function gitTopLevel(dir: string): Promise<string | null> {
   return r.exitCode === 0 ? r.stdout.trim() : null;
 }
 
-async function head(dir: string): Promise<string> {
+export async function head(dir: string): Promise<string> {
   return (await git(dir, ['rev-parse', 'HEAD'])).stdout.trim();
 }
 
@@ -56,11 +69,9 @@ export async function prepareWorkspace(workspacesRoot: string, jobId: string, wo
   const jobDir = path.join(workspacesRoot, jobId);
   const work = path.join(jobDir, 'work');
   if (await pathExists(path.join(work, '.git'))) {
-    const base = (await git(work, ['rev-list', '--max-parents=0', 'HEAD'])).stdout.trim().split('\n').pop() ?? (await head(work));
-    const source = (await git(work, ['config', '--get', 'remote.origin.url'], { reject: false })).exitCode === 0 ? 'clone' : 'fresh';
-    // the recorded base is the commit we started from: the first one we made or the clone's HEAD
-    const recorded = (await git(work, ['config', '--get', 'orchestrator.base'], { reject: false })).stdout.trim();
-    return { path: work, base_commit: recorded || base, source };
+    // made before a crash, not yet recorded in state.json: its base was written beside it
+    const [base, source] = (await fsp.readFile(path.join(work, '.git', BASE_FILE), 'utf8')).trim().split(' ');
+    return { path: work, base_commit: base ?? '', source: source === 'clone' ? 'clone' : 'fresh' };
   }
   await fsp.mkdir(jobDir, { recursive: true });
   const tmp = path.join(jobDir, `.work.${randomBytes(4).toString('hex')}.tmp`);
@@ -76,7 +87,7 @@ export async function prepareWorkspace(workspacesRoot: string, jobId: string, wo
     source = 'fresh';
   }
   const base = await head(tmp);
-  await git(tmp, ['config', 'orchestrator.base', base]);
+  await fsp.writeFile(path.join(tmp, '.git', BASE_FILE), `${base} ${source}\n`);
   await fsp.rm(work, { recursive: true, force: true });
   await fsp.rename(tmp, work);
   return { path: work, base_commit: base, source };
@@ -88,14 +99,18 @@ export async function resetTo(work: string, commit: string): Promise<void> {
   await git(work, ['clean', '-q', '-f', '-d', '-x']);
 }
 
-/** Commit whatever the agent left in the tree. Returns the new HEAD and whether anything changed. */
-export async function commitAll(work: string, message: string): Promise<{ head: string; changed: boolean }> {
+/**
+ * Commit whatever the agent left in the tree. Returns the new HEAD and whether anything changed;
+ * when nothing did, HEAD is `base` and no further git call is made.
+ */
+export async function commitAll(work: string, message: string, base: string): Promise<{ head: string; changed: boolean }> {
   await git(work, ['add', '-A']);
   const r = await git(work, ['commit', '--quiet', '--no-verify', '-m', message], { reject: false });
-  if (r.exitCode !== 0 && !/nothing (added )?to commit|no changes added/.test(r.stdout + r.stderr)) {
+  if (r.exitCode !== 0) {
+    if (/nothing (added )?to commit|no changes added|nothing to commit/.test(r.stdout + r.stderr)) return { head: base, changed: false };
     throw new OrchestratorError('E_INTERNAL', `git commit failed in ${work}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
   }
-  return { head: await head(work), changed: r.exitCode === 0 };
+  return { head: await head(work), changed: true };
 }
 
 export async function diff(work: string, from: string, to: string): Promise<string> {

@@ -8,6 +8,8 @@
  * - output is streamed line by line to the parser and appended to the step's log as it arrives,
  *   up to `maxOutputChars`; the rest is counted, never buffered;
  * - the idle watchdog is fed by output, so a long but busy step is not killed.
+ * - with `redactStream`, output is redacted before it is split into lines: the log, the parser and
+ *   `onLine` never see what the redactor removes (known secret values).
  */
 import { execa } from 'execa';
 import { createWriteStream, type WriteStream } from 'node:fs';

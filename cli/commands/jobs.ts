@@ -13,6 +13,7 @@ import { fmtDuration, fmtUsd } from '../../runner/report.ts';
 import { submitJob } from '../../runner/submit.ts';
 import { badInput, cliContext, json, out, type CliContext } from '../context.ts';
 import { followEvents } from '../progress.ts';
+import { followEventsHttp } from '../sse-client.ts';
 
 export function describeEvent(ev: JobEvent): string | null {
   const d = ev.data as unknown as Record<string, unknown>;
@@ -93,6 +94,23 @@ async function list(ctx: CliContext, state: QueueState | undefined, limit: numbe
 }
 
 async function logs(ctx: CliContext, id: string, step: string | undefined, follow: boolean): Promise<number> {
+  const show = (ev: JobEvent): void => {
+    if (ev.type === 'agent:output') {
+      const d = ev.data as { step_id: string; line: string };
+      if (!step || d.step_id === step) out(`[${d.step_id}] ${d.line}`);
+    } else {
+      const line = describeEvent(ev);
+      if (line) out(line);
+    }
+  };
+  const url = process.env.ORCHESTRATOR_URL;
+  if (follow && url) {
+    // the gateway's SSE feed: the job may run on another machine
+    const token = process.env.ORCHESTRATOR_TOKEN || ctx.config.webhook.token || undefined;
+    const final = await followEventsHttp({ baseUrl: url, token, jobId: id, onEvent: show });
+    out(`job ${id}: ${final ?? 'unknown'}`);
+    return 0;
+  }
   const st = await jobStatus(ctx, id);
   const art = new JobArtifacts(ctx.config.paths.artifactsRoot, id);
   if (step && !st.job.steps.some((s) => s.step_id === step)) throw badInput(`job ${id} has no step ${JSON.stringify(step)} (steps: ${st.job.steps.map((s) => s.step_id).join(', ')})`, '--step');
@@ -101,15 +119,7 @@ async function logs(ctx: CliContext, id: string, step: string | undefined, follo
     process.stdout.write(await fsp.readFile(file, 'utf8').catch(() => ''));
     return 0;
   }
-  await followEvents(ctx.queue, art.file('events.jsonl'), id, (ev) => {
-    if (ev.type === 'agent:output') {
-      const d = ev.data as { step_id: string; line: string };
-      if (!step || d.step_id === step) out(`[${d.step_id}] ${d.line}`);
-    } else {
-      const line = describeEvent(ev);
-      if (line) out(line);
-    }
-  });
+  await followEvents(ctx.queue, art.file('events.jsonl'), id, show);
   return 0;
 }
 

@@ -10,6 +10,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createRunner } from '../../runner/runner.ts';
+import { CallbackDispatcher } from '../../gateway/callbacks.ts';
 import { getAdapter } from '../../workers/registry.ts';
 import { out } from '../context.ts';
 import { runDemo } from '../demo.ts';
@@ -18,13 +19,20 @@ async function runRunner(): Promise<number> {
   const config = loadConfig();
   const log = createLogger({ name: 'runner' });
   const runner = createRunner({ config, logger: log });
+  // completion callbacks of the jobs this runner finishes (delivered off the runner's path)
+  const callbacks = new CallbackDispatcher({ config, log });
+  const detach = callbacks.attach(runner.events);
   await runner.start();
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (sig: string): void => {
       signals++;
       log.info({ signal: sig }, signals === 1 ? 'stopping: finishing running steps, then handing jobs back (signal again to force)' : 'forced stop');
-      void runner.stop({ force: signals > 1 }).then(() => resolve(0));
+      void runner.stop({ force: signals > 1 }).then(async () => {
+        detach();
+        await callbacks.close();
+        resolve(0);
+      });
     };
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));

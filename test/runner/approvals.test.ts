@@ -9,7 +9,7 @@ import type { JobResult } from '../../contracts/index.ts';
 import { approveJob, cancelJob, jobStatus, rejectJob } from '../../runner/control.ts';
 import { createRunner, type Runner } from '../../runner/runner.ts';
 import type { JobState } from '../../runner/state.ts';
-import { expectQueueInvariants, readJson, submit, tempHome, waitForState, type TempHome } from '../helpers/env.ts';
+import { expectQueueInvariants, readJson, submit, tempHome, waitFor, waitForState, type TempHome } from '../helpers/env.ts';
 
 let home: TempHome;
 let runner: Runner;
@@ -96,7 +96,15 @@ describe('cancel', () => {
   it('a running job: the agent is killed and the job ends cancelled with every artifact', async () => {
     const job = await submit(home, { goal: 'long', steps: [{ step_id: 'long', agent: 'codex', simulate: { delay_ms: 60_000 } }, { step_id: 'next', agent: 'claude' }] });
     await waitForState(home, job.job_id, ['running']);
-    await new Promise((r) => setTimeout(r, 300));
+    // the step has started (not just the claim): under load a fixed sleep is not enough
+    const stepRunning = (): true | undefined => {
+      try {
+        return readJson<JobState>(path.join(home.config.paths.artifactsRoot, job.job_id, 'state.json')).steps[0]?.status === 'running' || undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    await waitFor(stepRunning, 20_000, 'the first step running');
     expect((await cancelJob(ctl(), job.job_id, 'erin')).requested).toBe(true);
     expect(await waitForState(home, job.job_id, ['failed'], 10_000)).toBe('failed');
     expectQueueInvariants(home);

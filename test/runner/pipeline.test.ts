@@ -3,13 +3,13 @@
  * the default pipeline, the artifact contract, patches that apply, retries and routing.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobResult, StepResult } from '../../contracts/index.ts';
 import { createRunner, type Runner } from '../../runner/runner.ts';
 import type { JobState } from '../../runner/state.ts';
-import { expectQueueInvariants, readJson, submit, tempHome, waitForState, type TempHome } from '../helpers/env.ts';
+import { expectQueueInvariants, readJson, submit, tempHome, waitFor, waitForState, type TempHome } from '../helpers/env.ts';
 
 let home: TempHome;
 let runner: Runner;
@@ -117,5 +117,33 @@ describe('runner: retries and on_failure', () => {
     expect(r.status).toBe('timeout');
     expect(r.error?.code).toBe('timeout');
     expect(existsSync(art(job.job_id, 'steps', 'slow', 'patch.diff'))).toBe(true);
+  });
+});
+
+describe('runner: inputs and bad files', () => {
+  it('bounds a step\'s inputs and records the truncation', async () => {
+    await runner.stop({ force: true });
+    const limited = { ...home.config, maxInputArtifactChars: 100, maxInputArtifactsFiles: 2 };
+    runner = createRunner({ config: limited });
+    await runner.start();
+    const job = await submit(home, { goal: 'inputs', steps: [
+      { step_id: 'a', agent: 'codex', simulate: { files: { 'big.txt': 'x'.repeat(5000) } } },
+      { step_id: 'b', agent: 'claude', input_artifacts: ['steps/a/patch.diff', 'steps/a/report.md', 'steps/a/logs.txt', 'steps/zzz/missing.md'] },
+    ] });
+    expect(await waitForState(home, job.job_id, ['done', 'failed'])).toBe('done');
+    const b = readJson<StepResult>(art(job.job_id, 'steps', 'b', 'result.json'));
+    expect(b.inputs?.files).toEqual(['steps/a/patch.diff', 'steps/a/report.md']);
+    expect(b.inputs?.truncated).toBe(true);
+    expect(b.inputs?.notes?.join('\n')).toMatch(/patch\.diff: cut from \d+ to 100 chars/);
+    expect(b.inputs?.notes?.join('\n')).toMatch(/2 input file\(s\) dropped \(MAX_INPUT_ARTIFACTS_FILES=2\)/);
+    expect(readFileSync(art(job.job_id, 'steps', 'b', 'report.md'), 'utf8')).toContain('Inputs were truncated');
+  });
+
+  it('a garbage file dropped into pending/ is moved aside and the runner keeps going', async () => {
+    writeFileSync(path.join(home.queue.dir('pending'), 'garbage-0001.json'), '{"goal": ');
+    const job = await submit(home, { goal: 'after garbage', steps: [{ step_id: 's', agent: 'command', command: ['true'] }] });
+    expect(await waitForState(home, job.job_id, ['done', 'failed'])).toBe('done');
+    await waitFor(() => readdirSync(home.queue.corruptDir).some((f) => f.endsWith('garbage-0001.json.reason.txt')) || undefined, 5000, 'quarantine');
+    expect(existsSync(path.join(home.queue.dir('pending'), 'garbage-0001.json'))).toBe(false);
   });
 });

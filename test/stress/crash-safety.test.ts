@@ -4,7 +4,7 @@
  * lost, no finished step ran again, no agent process is left over, and every artifact is present
  * and schema-valid. (STRESS=1: more jobs and kills.)
  */
-import { readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import type { JobState } from '../../runner/state.ts';
@@ -45,9 +45,15 @@ it(`crash safety: ${KILLS} SIGKILLs of a real runner across ${JOBS} three-step j
     ids.push(id);
   }
 
+  const heartbeatOf = (pid: number | undefined): boolean =>
+    (existsSync(path.join(home!.config.paths.queueRoot, 'runners')) ? readdirSync(path.join(home!.config.paths.queueRoot, 'runners')) : []).some((f) => {
+      try { return readJson<{ pid: number }>(path.join(home!.config.paths.queueRoot, 'runners', f)).pid === pid; } catch { return false; }
+    });
   for (let k = 0; k < KILLS; k++) {
     const runner = spawnOrchestrator(['runner'], home.env);
-    await new Promise((r) => setTimeout(r, 500 + rand() * 1500));
+    // kill only once this runner is up and working (startup time varies with machine load)
+    await waitFor(() => heartbeatOf(runner.pid) || undefined, 60_000, 'runner heartbeat');
+    await new Promise((r) => setTimeout(r, 100 + rand() * 1200));
     runner.kill('SIGKILL');
     await exited(runner);
   }

@@ -1,0 +1,255 @@
+/**
+ * Completion callbacks: when a job ends or parks for a human, POST a small JSON document to its
+ * `callback_url`, signed with HMAC-SHA256 (`X-Orchestrator-Signature: sha256=<hex>` over the raw
+ * body, CALLBACK_SECRET), retried with exponential backoff; every attempt is a line in the job's
+ * logs.txt.
+ *
+ * Invariants:
+ * - The runner is never blocked: event listeners only enqueue; delivery runs on its own timers,
+ *   with a per-attempt timeout and a cap on concurrent requests.
+ * - The body is identical across attempts (so is its signature); the attempt number is a header.
+ * - Redirects are not followed; 2xx is success; 4xx other than 408/429 is final.
+ * - Deliveries live in memory: those still pending when the process stops are logged as abandoned.
+ */
+import { randomUUID } from 'node:crypto';
+import type { NormalizedJob } from '../contracts/index.ts';
+import type { QueueState } from '../fsqueue/states.ts';
+import type { Config } from '../lib/config.ts';
+import { errnoCode, errorMessage } from '../lib/errors.ts';
+import { readJsonIfExists } from '../lib/fsutil.ts';
+import type { Logger } from '../lib/logger.ts';
+import { JobArtifacts } from '../runner/artifacts.ts';
+import type { RunnerEvents } from '../runner/events.ts';
+import { signBody } from './auth.ts';
+import type { GatewayMetrics } from './metrics.ts';
+
+export type CallbackEventName = 'job.finished' | 'job.awaiting_approval';
+
+export interface CallbackPayload {
+  event: CallbackEventName;
+  delivery_id: string;
+  job_id: string;
+  status: string;
+  queue_state: QueueState;
+  created_at: string;
+  duration_ms: number | null;
+  cost_usd: number | null;
+  waiting: { reason: string; step_id: string | null; resume_after: string | null; message: string } | null;
+  status_url: string;
+  artifacts_dir: string;
+}
+
+export type CallbackNotice = Omit<CallbackPayload, 'delivery_id' | 'created_at' | 'status_url' | 'artifacts_dir' | 'duration_ms' | 'cost_usd' | 'waiting'> &
+  Partial<Pick<CallbackPayload, 'duration_ms' | 'cost_usd' | 'waiting'>>;
+
+export interface CallbackDispatcherOptions {
+  config: Config;
+  log: Logger;
+  metrics?: GatewayMetrics;
+  now?: () => Date;
+  fetch?: typeof fetch;
+  /** Concurrent HTTP requests at most (default 8). */
+  concurrency?: number;
+}
+
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** Pure: may this outcome be retried? */
+export function retryable(status: number | 'network' | 'timeout'): boolean {
+  if (status === 'network' || status === 'timeout') return true;
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** Pure: delay before attempt `next` (2, 3, ...), honouring a Retry-After in seconds. */
+export function backoffMs(baseMs: number, next: number, retryAfterSec?: number): number {
+  const exp = Math.min(MAX_BACKOFF_MS, baseMs * 2 ** Math.max(0, next - 2));
+  return retryAfterSec !== undefined && Number.isFinite(retryAfterSec) ? Math.min(MAX_BACKOFF_MS, Math.max(exp, retryAfterSec * 1000)) : exp;
+}
+
+/** Origin and path only: query strings and user info may carry credentials. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+export class CallbackDispatcher {
+  private readonly now: () => Date;
+  private readonly fetchFn: typeof fetch;
+  private readonly pending = new Set<Promise<void>>();
+  /** Backoff sleeps: cleared (and woken) by close(). */
+  private readonly sleeps = new Map<NodeJS.Timeout, () => void>();
+  /** Deliveries waiting for a free request slot. */
+  private readonly waiters: Array<() => void> = [];
+  private inFlight = 0;
+  private closed = false;
+  /** Aborts requests still in flight when close()'s grace runs out. */
+  private readonly abort = new AbortController();
+
+  constructor(private readonly opts: CallbackDispatcherOptions) {
+    this.now = opts.now ?? (() => new Date());
+    this.fetchFn = opts.fetch ?? fetch;
+  }
+
+  /** Deliver for every job that finishes or parks in this runner. Listeners only enqueue. */
+  attach(events: RunnerEvents): () => void {
+    const offs = [
+      events.on('job:finished', (d) => this.notify({ event: 'job.finished', job_id: d.job_id, status: d.status, queue_state: d.queue_state, duration_ms: d.duration_ms, cost_usd: d.cost_usd })),
+      events.on('job:parked', (d) =>
+        this.notify({ event: 'job.awaiting_approval', job_id: d.job_id, status: 'needs_human', queue_state: 'awaiting_approval', waiting: { reason: d.reason, step_id: d.step_id, resume_after: d.resume_after, message: d.message } }),
+      ),
+    ];
+    return () => offs.forEach((off) => off());
+  }
+
+  /** Queue a delivery if the job has a callback_url. Never throws, never waits. */
+  notify(n: CallbackNotice): void {
+    if (this.closed) return;
+    this.track(this.prepare(n));
+  }
+
+  /** Resolves once no delivery is pending (tests, graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /** Stop: no new deliveries and no more retries; wait up to `graceMs` for requests in flight. */
+  async close(graceMs = 5000): Promise<void> {
+    this.closed = true;
+    for (const [t, wake] of this.sleeps) {
+      clearTimeout(t);
+      wake();
+    }
+    this.sleeps.clear();
+    const all = Promise.allSettled([...this.pending]);
+    await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    this.abort.abort();
+    await all;
+  }
+
+  private track(p: Promise<void>): void {
+    const tracked = p.catch((err: unknown) => this.opts.log.error({ err: errorMessage(err) }, 'callback delivery failed unexpectedly')).finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+  }
+
+  private async prepare(n: CallbackNotice): Promise<void> {
+    const { config } = this.opts;
+    const art = new JobArtifacts(config.paths.artifactsRoot, n.job_id);
+    const job = await readJsonIfExists<NormalizedJob>(art.file('job.json')).catch(() => undefined);
+    const url = job?.callback_url;
+    if (!url) return;
+    if (!config.callbacks.secret) {
+      this.opts.metrics?.callbackAttempt('skipped');
+      await this.log(art, `callback ${n.event} → ${redactUrl(url)} not sent: CALLBACK_SECRET is not set`);
+      return;
+    }
+    const payload: CallbackPayload = {
+      duration_ms: null,
+      cost_usd: null,
+      waiting: null,
+      ...n,
+      delivery_id: randomUUID(),
+      created_at: this.now().toISOString(),
+      status_url: `${config.http.publicUrl ?? ''}/jobs/${n.job_id}`,
+      artifacts_dir: art.dir,
+    };
+    await this.deliver(art, url, payload, config.callbacks.secret);
+  }
+
+  private async deliver(art: JobArtifacts, url: string, payload: CallbackPayload, secret: string): Promise<void> {
+    const { callbacks } = this.opts.config;
+    const body = JSON.stringify(payload);
+    const signature = signBody(secret, body);
+    for (let attempt = 1; attempt <= callbacks.maxAttempts; attempt++) {
+      if (this.closed) {
+        await this.log(art, `callback ${payload.event} → ${redactUrl(url)} abandoned before attempt ${attempt}: shutting down`);
+        return;
+      }
+      const started = Date.now();
+      let outcome: number | 'network' | 'timeout';
+      let detail: string;
+      let retryAfter: number | undefined;
+      await this.slot();
+      try {
+        const res = await this.fetchFn(url, {
+          method: 'POST',
+          redirect: 'manual',
+          signal: AbortSignal.any([AbortSignal.timeout(callbacks.timeoutMs), this.abort.signal]),
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'agent-orchestrator-callback/1',
+            'x-orchestrator-event': payload.event,
+            'x-orchestrator-delivery': payload.delivery_id,
+            'x-orchestrator-attempt': String(attempt),
+            'x-orchestrator-signature': signature,
+          },
+          body,
+        });
+        await res.body?.cancel().catch(() => undefined);
+        outcome = res.status;
+        detail = `HTTP ${res.status}`;
+        const ra = Number(res.headers.get('retry-after'));
+        if (res.headers.get('retry-after') !== null && Number.isFinite(ra)) retryAfter = ra;
+      } catch (err) {
+        const name = err instanceof Error ? err.name : '';
+        outcome = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network';
+        const cause = err instanceof Error && err.cause ? errnoCode(err.cause) ?? errorMessage(err.cause) : errorMessage(err);
+        detail = this.abort.signal.aborted ? 'aborted: shutting down' : outcome === 'timeout' ? `timed out after ${callbacks.timeoutMs} ms` : `network error ${cause}`;
+      } finally {
+        this.release();
+      }
+      const took = `${Date.now() - started} ms`;
+      const head = `callback ${payload.event} → ${redactUrl(url)} attempt ${attempt}/${callbacks.maxAttempts}`;
+      if (typeof outcome === 'number' && outcome >= 200 && outcome < 300) {
+        this.opts.metrics?.callbackAttempt('delivered');
+        await this.log(art, `${head}: delivered (${detail}, ${took})`);
+        return;
+      }
+      if (this.abort.signal.aborted) {
+        this.opts.metrics?.callbackAttempt('failed');
+        await this.log(art, `${head}: ${detail}; not retried`);
+        return;
+      }
+      if (!retryable(outcome) || attempt === callbacks.maxAttempts) {
+        this.opts.metrics?.callbackAttempt('failed');
+        await this.log(art, `${head}: ${detail} (${took}); giving up`);
+        this.opts.log.warn({ job_id: payload.job_id, event: payload.event, detail }, 'callback not delivered');
+        return;
+      }
+      const wait = backoffMs(callbacks.backoffMs, attempt + 1, retryAfter);
+      this.opts.metrics?.callbackAttempt('retry');
+      await this.log(art, `${head}: ${detail} (${took}); retry in ${wait} ms`);
+      await this.sleep(wait);
+    }
+  }
+
+  private async log(art: JobArtifacts, line: string): Promise<void> {
+    await art.appendLog(`${this.now().toISOString()} ${line}`).catch((err: unknown) => this.opts.log.warn({ job_id: art.jobId, err: errorMessage(err) }, 'cannot append to job log'));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.closed) return resolve();
+      const t = setTimeout(() => {
+        this.sleeps.delete(t);
+        resolve();
+      }, ms);
+      this.sleeps.set(t, resolve);
+    });
+  }
+
+  private async slot(): Promise<void> {
+    const max = this.opts.concurrency ?? 8;
+    while (this.inFlight >= max) await new Promise<void>((r) => this.waiters.push(r));
+    this.inFlight++;
+  }
+
+  private release(): void {
+    this.inFlight--;
+    const w = this.waiters.shift();
+    if (w) w();
+  }
+}

@@ -87,11 +87,13 @@ describe('fsqueue: order', () => {
   });
 
   it('the scanner indexes pending jobs once and pops them in order', async () => {
-    const jobs = [mk({ priority: 0 }), mk({ priority: 5 }), mk({ priority: 0 })];
-    for (const j of jobs) {
-      await home.queue.enqueue(j);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
+    const jobs = [
+      normalizeJob({ goal: 'first', priority: 0 }, { now: at(0), newId: newJobId }),
+      normalizeJob({ goal: 'urgent', priority: 5 }, { now: at(1), newId: newJobId }),
+      normalizeJob({ goal: 'second', priority: 0 }, { now: at(2), newId: newJobId }),
+    ];
+    for (const j of jobs) await home.queue.enqueue(j);
     const scanner = new PendingScanner(home.queue, silentLogger(), () => undefined, () => undefined);
     await scanner.scan();
     await scanner.scan();

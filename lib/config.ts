@@ -5,6 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { OrchestratorError } from './errors.ts';
+import { parseMinVersions } from '../workers/safety/versions.ts';
 
 export interface Paths {
   home: string;
@@ -40,6 +41,8 @@ export interface Config {
   enableRealCli: boolean;
   /** Agent output lines forwarded as events per step (the rest stay in logs.txt only). */
   maxEventOutputLines: number;
+  /** `orchestrator runner` serves its own /metrics on HOST:this port (0 = off; split deployments). */
+  runnerMetricsPort: number;
   host: string;
   /** NODE_ENV=production: dev defaults (the dev webhook token) are refused. */
   production: boolean;
@@ -53,6 +56,23 @@ export interface Config {
   concurrency: ConcurrencySettings;
   secrets: SecretsSettings;
   retention: RetentionSettings;
+  /** Real-agent safety switches (docs/SECURITY.md). */
+  agents: AgentSafetySettings;
+}
+
+export interface AgentSafetySettings {
+  /** ALLOWED_BINARIES: the binaries any step may start (by basename); null = unrestricted. */
+  allowedBinaries: string[] | null;
+  /** MIN_BINARY_VERSIONS="claude=2.0.0,codex=0.100.0": checked by a `--version` preflight (real mode). */
+  minBinaryVersions: Record<string, string>;
+  /** NON_GIT_WORKDIR_STATUS (real mode): a job whose workdir is not a git repository ends so; null = fresh repository. */
+  nonGitWorkdirStatus: 'needs_human' | 'failed' | null;
+  /** CONTAINER_RUNTIME=podman|docker: presets with an `image` run in a container; null = refused. */
+  containerRuntime: 'podman' | 'docker' | null;
+  /** RATE_LIMIT_DEFAULT_WAIT_SEC: how long a rate-limited job waits when the CLI names no reset time. */
+  rateLimitDefaultWaitSec: number;
+  /** WORKER_PRESETS_DIR: presets (default: workers/presets beside the code). */
+  presetsDir: string | null;
 }
 
 /** A daily (or per-job) limit; 0 = off. */
@@ -249,6 +269,13 @@ function timeZone(raw: string | undefined): string {
   return tz;
 }
 
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[]): T | null {
+  const raw = env[name];
+  if (!raw) return null;
+  if ((values as readonly string[]).includes(raw)) return raw as T;
+  throw new OrchestratorError('E_CONFIG', `${name}=${JSON.stringify(raw)}: expected ${values.join(' or ')}`, { variable: name });
+}
+
 function secretsOnFinding(raw: string | undefined): 'fail' | 'needs_human' {
   if (!raw || raw === 'fail') return 'fail';
   if (raw === 'needs_human') return 'needs_human';
@@ -288,6 +315,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     maxRetryBackoffSec: int(env, 'RUNNER_MAX_RETRY_BACKOFF_SEC', 300, 0),
     enableRealCli: env.ENABLE_REAL_CLI === '1',
     maxEventOutputLines: int(env, 'MAX_EVENT_OUTPUT_LINES', 500, 0),
+    runnerMetricsPort: int(env, 'RUNNER_METRICS_PORT', 0, 0),
     host: os.hostname(),
     production,
     http: {
@@ -325,6 +353,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     secrets: {
       sensitiveEnvVars: names(env.SENSITIVE_ENV_VARS),
       onFinding: secretsOnFinding(env.SECRETS_ON_FINDING),
+    },
+    agents: {
+      allowedBinaries: names(env.ALLOWED_BINARIES).length > 0 ? names(env.ALLOWED_BINARIES) : null,
+      minBinaryVersions: parseMinVersions(env.MIN_BINARY_VERSIONS),
+      nonGitWorkdirStatus: oneOf(env, 'NON_GIT_WORKDIR_STATUS', ['needs_human', 'failed'] as const),
+      containerRuntime: oneOf(env, 'CONTAINER_RUNTIME', ['podman', 'docker'] as const),
+      rateLimitDefaultWaitSec: int(env, 'RATE_LIMIT_DEFAULT_WAIT_SEC', 300, 1),
+      presetsDir: env.WORKER_PRESETS_DIR ? path.resolve(cwd, env.WORKER_PRESETS_DIR) : null,
     },
     retention: {
       artifactsTtlSec: int(env, 'ARTIFACTS_TTL_SEC', 7 * 86400, 0),

@@ -11,6 +11,9 @@ import { errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createRunner } from '../../runner/runner.ts';
 import { CallbackDispatcher } from '../../gateway/callbacks.ts';
+import { createMetrics } from '../../gateway/metrics.ts';
+import { startMetricsServer, type MetricsServer } from '../../gateway/metrics-server.ts';
+import { Leases } from '../../fsqueue/lease.ts';
 import { getAdapter } from '../../workers/registry.ts';
 import { out } from '../context.ts';
 import { runDemo } from '../demo.ts';
@@ -23,6 +26,13 @@ async function runRunner(): Promise<number> {
   const callbacks = new CallbackDispatcher({ config, log });
   const detach = callbacks.attach(runner.events);
   await runner.start();
+  let metricsServer: MetricsServer | undefined;
+  if (config.runnerMetricsPort > 0) {
+    const metrics = createMetrics({ queue: runner.queue, leases: new Leases(config.paths.queueRoot), staleMs: config.leaseStaleMs });
+    metrics.attach(runner.events);
+    metricsServer = await startMetricsServer(metrics, config.http.host, config.runnerMetricsPort);
+    log.info({ url: metricsServer.url }, 'runner metrics');
+  }
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (sig: string): void => {
@@ -30,6 +40,7 @@ async function runRunner(): Promise<number> {
       log.info({ signal: sig }, signals === 1 ? 'stopping: finishing running steps, then handing jobs back (signal again to force)' : 'forced stop');
       void runner.stop({ force: signals > 1 }).then(async () => {
         detach();
+        await metricsServer?.close();
         await callbacks.close();
         resolve(0);
       });

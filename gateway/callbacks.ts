@@ -9,14 +9,21 @@
  *   with a per-attempt timeout and a cap on concurrent requests.
  * - The body is identical across attempts (so is its signature); the attempt number is a header.
  * - Redirects are not followed; 2xx is success; 4xx other than 408/429 is final.
- * - Deliveries live in memory: those still pending when the process stops are logged as abandoned.
+ * - Nothing is lost: a delivery is written to the outbox `var/callbacks/<delivery_id>.json` before
+ *   its first attempt and removed once it is final (delivered, or given up). One still there when
+ *   the process stops (or dies) is resumed by the next dispatcher that starts (`resume()`), once
+ *   its owner process is gone. Delivery is at least once: receivers dedupe on `delivery_id`.
  */
 import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
 import type { QueueState } from '../fsqueue/states.ts';
 import type { Config } from '../lib/config.ts';
 import { errnoCode, errorMessage } from '../lib/errors.ts';
-import { readJsonIfExists } from '../lib/fsutil.ts';
+import { readJsonIfExists, writeJsonAtomic } from '../lib/fsutil.ts';
+import { pidAlive } from '../lib/proc.ts';
 import type { Logger } from '../lib/logger.ts';
 import { JobArtifacts } from '../runner/artifacts.ts';
 import type { RunnerEvents } from '../runner/events.ts';
@@ -54,6 +61,15 @@ export interface CallbackDispatcherOptions {
 
 const MAX_BACKOFF_MS = 5 * 60_000;
 
+/** An outbox entry: everything needed to resume a delivery in another process. */
+interface OutboxEntry {
+  url: string;
+  payload: CallbackPayload;
+  /** Attempts already made. */
+  attempts: number;
+  owner: { pid: number; host: string };
+}
+
 /** Pure: may this outcome be retried? */
 export function retryable(status: number | 'network' | 'timeout'): boolean {
   if (status === 'network' || status === 'timeout') return true;
@@ -89,9 +105,42 @@ export class CallbackDispatcher {
   /** Aborts requests still in flight when close()'s grace runs out. */
   private readonly abort = new AbortController();
 
+  private readonly outbox: string;
+
   constructor(private readonly opts: CallbackDispatcherOptions) {
     this.now = opts.now ?? (() => new Date());
     this.fetchFn = opts.fetch ?? fetch;
+    this.outbox = path.join(opts.config.paths.varRoot, 'callbacks');
+  }
+
+  /**
+   * Resume the deliveries of dispatchers that stopped or died (their owner process is gone).
+   * Call once at start; returns how many were resumed.
+   */
+  async resume(): Promise<number> {
+    const secret = this.opts.config.callbacks.secret;
+    let names: string[] = [];
+    try {
+      names = await fsp.readdir(this.outbox);
+    } catch {
+      return 0;
+    }
+    let resumed = 0;
+    for (const name of names) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      const file = path.join(this.outbox, name);
+      const entry = await readJsonIfExists<OutboxEntry>(file).catch(() => undefined);
+      if (!entry || !secret) continue;
+      if (entry.owner.host === os.hostname() && entry.owner.pid !== process.pid && pidAlive(entry.owner.pid)) continue;
+      if (entry.owner.pid === process.pid && entry.owner.host === os.hostname()) continue;
+      const mine: OutboxEntry = { ...entry, owner: { pid: process.pid, host: os.hostname() } };
+      await writeJsonAtomic(file, mine, { durable: false });
+      const art = new JobArtifacts(this.opts.config.paths.artifactsRoot, entry.payload.job_id);
+      await this.log(art, `callback ${entry.payload.event} → ${redactUrl(entry.url)} resumed after ${entry.attempts} attempt(s) by pid ${process.pid}`);
+      this.track(this.deliver(art, mine, secret));
+      resumed++;
+    }
+    return resumed;
   }
 
   /** Deliver for every job that finishes or parks in this runner. Listeners only enqueue. */
@@ -156,16 +205,29 @@ export class CallbackDispatcher {
       status_url: `${config.http.publicUrl ?? ''}/jobs/${n.job_id}`,
       artifacts_dir: art.dir,
     };
-    await this.deliver(art, url, payload, config.callbacks.secret);
+    const entry: OutboxEntry = { url, payload, attempts: 0, owner: { pid: process.pid, host: os.hostname() } };
+    await fsp.mkdir(this.outbox, { recursive: true });
+    await writeJsonAtomic(this.entryFile(entry), entry);
+    await this.deliver(art, entry, config.callbacks.secret);
   }
 
-  private async deliver(art: JobArtifacts, url: string, payload: CallbackPayload, secret: string): Promise<void> {
+  private entryFile(entry: OutboxEntry): string {
+    return path.join(this.outbox, `${entry.payload.delivery_id}.json`);
+  }
+
+  /** Final outcome: the delivery leaves the outbox. */
+  private async done(entry: OutboxEntry): Promise<void> {
+    await fsp.rm(this.entryFile(entry), { force: true });
+  }
+
+  private async deliver(art: JobArtifacts, entry: OutboxEntry, secret: string): Promise<void> {
     const { callbacks } = this.opts.config;
+    const { url, payload } = entry;
     const body = JSON.stringify(payload);
     const signature = signBody(secret, body);
-    for (let attempt = 1; attempt <= callbacks.maxAttempts; attempt++) {
+    for (let attempt = entry.attempts + 1; attempt <= callbacks.maxAttempts; attempt++) {
       if (this.closed) {
-        await this.log(art, `callback ${payload.event} → ${redactUrl(url)} abandoned before attempt ${attempt}: shutting down`);
+        await this.log(art, `callback ${payload.event} → ${redactUrl(url)} deferred before attempt ${attempt}: shutting down (kept in the outbox for the next start)`);
         return;
       }
       const started = Date.now();
@@ -206,19 +268,23 @@ export class CallbackDispatcher {
       if (typeof outcome === 'number' && outcome >= 200 && outcome < 300) {
         this.opts.metrics?.callbackAttempt('delivered');
         await this.log(art, `${head}: delivered (${detail}, ${took})`);
+        await this.done(entry);
         return;
       }
       if (this.abort.signal.aborted) {
         this.opts.metrics?.callbackAttempt('failed');
-        await this.log(art, `${head}: ${detail}; not retried`);
+        await this.log(art, `${head}: ${detail}; interrupted by shutdown (kept in the outbox for the next start)`);
         return;
       }
+      entry.attempts = attempt;
       if (!retryable(outcome) || attempt === callbacks.maxAttempts) {
         this.opts.metrics?.callbackAttempt('failed');
         await this.log(art, `${head}: ${detail} (${took}); giving up`);
         this.opts.log.warn({ job_id: payload.job_id, event: payload.event, detail }, 'callback not delivered');
+        await this.done(entry);
         return;
       }
+      await writeJsonAtomic(this.entryFile(entry), entry, { durable: false }).catch(() => undefined);
       const wait = backoffMs(callbacks.backoffMs, attempt + 1, retryAfter);
       this.opts.metrics?.callbackAttempt('retry');
       await this.log(art, `${head}: ${detail} (${took}); retry in ${wait} ms`);

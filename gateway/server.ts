@@ -23,10 +23,13 @@ import type { GatewayContext } from './context.ts';
 import { sendError, toOrchestratorError } from './errors.ts';
 import { createMetrics, type GatewayMetrics } from './metrics.ts';
 import { registerArtifactRoutes } from './routes/artifacts.ts';
+import { registerBudgetRoute } from './routes/budget.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerOpsRoutes, type HealthExtra } from './routes/ops.ts';
+import { registerUiRoutes } from './routes/ui.ts';
 import { registerWebhookRoute } from './routes/webhook.ts';
 import { SseHub } from './sse.ts';
+import { SessionStore, type SessionStoreOptions } from './ui/sessions.ts';
 
 export interface GatewayOptions {
   config: Config;
@@ -38,6 +41,8 @@ export interface GatewayOptions {
   now?: () => Date;
   /** Body limit of the other JSON routes (approve, reject, cancel). */
   controlBodyLimit?: number;
+  /** The dashboard's sessions (idle and absolute lifetime, how many at most). */
+  ui?: Omit<SessionStoreOptions, 'now'>;
 }
 
 export interface Gateway {
@@ -82,6 +87,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
   if (opts.runner) {
     detach.push(metrics.attach(opts.runner.events));
     detach.push(callbacks.attach(opts.runner.events));
+    // deliveries a previous process left in the outbox (it stopped or died mid-retry)
+    void callbacks.resume().catch((err: unknown) => log.warn({ err }, 'cannot resume pending callbacks'));
   }
   const ctx: GatewayContext = {
     config,
@@ -93,6 +100,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     sse: new SseHub(),
     events: opts.runner?.events,
     callbacks,
+    sessions: new SessionStore({ ...opts.ui, now: () => now().getTime() }),
     now,
   };
 
@@ -152,6 +160,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
   registerJobRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
   registerOpsRoutes(app, ctx, opts.health);
+  registerBudgetRoute(app, ctx);
+  if (ctx.sessions) registerUiRoutes(app, ctx, { sessions: ctx.sessions });
 
   return {
     app,
@@ -170,6 +180,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     async close() {
       for (const d of detach.splice(0)) d();
       ctx.sse.closeAll();
+      ctx.sessions?.clear();
       await app.close();
       await callbacks.close();
     },

@@ -15,6 +15,8 @@ import { mayAccessProject, parseBearer, type Authenticator, type Principal } fro
 import type { CallbackDispatcher } from './callbacks.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { SseHub } from './sse.ts';
+import { authenticateSession } from './ui/session-auth.ts';
+import type { SessionStore } from './ui/sessions.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,6 +35,8 @@ export interface GatewayContext {
   /** In-process runner events (serve): SSE wake-ups. */
   events: RunnerEvents | undefined;
   callbacks: CallbackDispatcher | undefined;
+  /** Dashboard sessions (/ui): a cookie the routes that opt in accept instead of a bearer token. */
+  sessions: SessionStore | undefined;
   now: () => Date;
 }
 
@@ -47,9 +51,11 @@ function header(req: FastifyRequest, name: string): string | undefined {
 
 /**
  * onRequest: a bearer token is checked before the body is read; a request that only carries
- * X-Hub-Signature-256 is let through to `verifySignature`, which needs the raw body.
+ * X-Hub-Signature-256 is let through to `verifySignature`, which needs the raw body. With
+ * `session: true` the dashboard's session cookie is accepted too (same principal and scope as the
+ * token it was opened with; changes need its CSRF header): see gateway/ui/session-auth.ts.
  */
-export function requireAuth(ctx: GatewayContext) {
+export function requireAuth(ctx: GatewayContext, opts: { session?: boolean } = {}) {
   return async (req: FastifyRequest): Promise<void> => {
     const authz = header(req, 'authorization');
     if (authz !== undefined) {
@@ -58,6 +64,13 @@ export function requireAuth(ctx: GatewayContext) {
       if (!p) throw new OrchestratorError('E_UNAUTHORIZED', token === undefined ? 'Authorization must be "Bearer <token>"' : 'invalid bearer token');
       req.principal = p;
       return;
+    }
+    if (opts.session && ctx.sessions && header(req, 'x-hub-signature-256') === undefined) {
+      const s = authenticateSession(ctx.sessions, req);
+      if (s) {
+        req.principal = s.principal;
+        return;
+      }
     }
     if (header(req, 'x-hub-signature-256') !== undefined && ctx.auth.acceptsSignatures) return;
     throw new OrchestratorError('E_UNAUTHORIZED', `missing credentials: send Authorization: Bearer <token>${ctx.auth.acceptsSignatures ? ' or a signed body (X-Hub-Signature-256)' : ''}`);

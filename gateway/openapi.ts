@@ -35,7 +35,8 @@ const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Json, description: string): Json => ({ description, content: { 'application/json': { schema } } });
 const err = (description: string): Json => json(ref('Error'), description);
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^(?!\\.+$)[a-zA-Z0-9._-]{8,64}$' } };
-const secured = [{ bearer: [] }, { hubSignature: [] }];
+const webhookSecured = [{ bearer: [] }, { hubSignature: [] }];
+const secured = [...webhookSecured, { uiSession: [] }];
 const common = { '401': err('missing or wrong credentials'), '403': err('the token is scoped to other projects'), '404': err('no such job') };
 
 export function openApiDocument(opts: { publicUrl?: string | null } = {}): Json {
@@ -52,6 +53,7 @@ export function openApiDocument(opts: { publicUrl?: string | null } = {}): Json 
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'WEBHOOK_TOKEN, or a token of WEBHOOK_TOKENS (scoped to projects).' },
         hubSignature: { type: 'apiKey', in: 'header', name: 'X-Hub-Signature-256', description: '`sha256=<hex HMAC-SHA256 of the raw body with WEBHOOK_SECRET>` (GitHub style).' },
+        uiSession: { type: 'apiKey', in: 'cookie', name: 'orchestrator_session', description: 'The dashboard\'s session (POST /ui/login). Accepted by /jobs..., /budget (not /webhook); a POST made with it also needs `X-Orchestrator-CSRF: <csrf of GET /ui/session>`.' },
       },
       schemas: {
         ...jobComponents(),
@@ -90,7 +92,7 @@ export function openApiDocument(opts: { publicUrl?: string | null } = {}): Json 
           summary: 'Submit a job',
           description:
             'The body is a job (contracts/job.schema.json), validated strictly: unknown fields and wrong types are refused, every offending path is named. `project_id` must be a key of PROJECT_ALIASES; the workdir comes from the alias. 202 only once the job file is durable.',
-          security: secured,
+          security: webhookSecured,
           parameters: [
             { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 }, description: 'A repeat returns the first job with 200.' },
             { name: 'X-GitHub-Delivery', in: 'header', schema: { type: 'string', maxLength: 200 }, description: 'Idempotency key of a GitHub-style delivery.' },
@@ -118,6 +120,7 @@ export function openApiDocument(opts: { publicUrl?: string | null } = {}): Json 
             { name: 'state', in: 'query', schema: ref('QueueState') },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
             { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'next_cursor of the previous page' },
+            { name: 'view', in: 'query', schema: { type: 'string', enum: ['summary'] }, description: 'summary: each entry also has `summary` {goal, project_id, agents, steps_total, steps_done, status, cursor, created_at, started_at, finished_at, cost_usd, tokens_in, tokens_out, waiting, error_code}' },
           ],
           responses: {
             '200': json({ type: 'object', properties: { jobs: { type: 'array', items: { type: 'object', properties: { job_id: { type: 'string' }, queue_state: ref('QueueState'), mtime_ms: { type: 'integer' } } } }, next_cursor: { type: ['string', 'null'] } } }, 'a page of jobs'),
@@ -167,6 +170,26 @@ export function openApiDocument(opts: { publicUrl?: string | null } = {}): Json 
           responses: { '200': { description: 'the file' }, '400': err('path outside the artifact directory'), ...common },
         },
       },
+      '/budget': {
+        get: {
+          summary: "Today's agent calls and cost against the limits (the report of `orchestrator budget --json`)",
+          description: 'A token scoped to projects gets its projects only: `global` is null and `agents` empty.',
+          security: secured,
+          responses: { '200': json({ type: 'object', properties: { day: { type: 'string' }, tz: { type: 'string' }, resets_at: { type: 'string' }, scoped: { type: 'boolean' }, global: { type: ['object', 'null'] }, agents: { type: 'array' }, projects: { type: 'array' } } }, 'the report'), '401': err('missing or wrong credentials') },
+        },
+      },
+      '/ui/login': {
+        post: {
+          summary: 'Open a dashboard session with a token',
+          description: 'Body `{token, name?}` as JSON (200 with the session) or a form (303 to /ui/). Sets the `orchestrator_session` cookie (HttpOnly, SameSite=Strict). Refused from another origin; rate limited per client address.',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['token'], additionalProperties: false, properties: { token: { type: 'string' }, name: { type: 'string' } } } }, 'application/x-www-form-urlencoded': { schema: { type: 'object' } } } },
+          responses: { '200': json({ type: 'object', properties: { principal: { type: 'object' }, name: { type: ['string', 'null'] }, csrf: { type: 'string' }, expires_at: { type: 'string' } } }, 'logged in'), '303': { description: 'form login: to /ui/ (or /ui/#login-failed)' }, '401': err('wrong token'), '403': err('cross-origin login'), '429': err('too many attempts') },
+        },
+      },
+      '/ui/session': { get: { summary: 'The session of the cookie: who, its scope, its CSRF token, when it ends', security: [{ uiSession: [] }], responses: { '200': json({ type: 'object' }, 'logged in'), '401': err('no live session') } } },
+      '/ui/health': { get: { summary: "/health's report behind credentials (always 200; `ok` says whether a runner is alive), for the dashboard when a proxy keeps /health for monitoring", security: secured, responses: { '200': json({ type: 'object' }, 'the report'), '401': err('missing or wrong credentials') } } },
+      '/ui/logout': { post: { summary: 'End the session (needs X-Orchestrator-CSRF)', security: [{ uiSession: [] }], responses: { '200': json({ type: 'object' }, 'logged out, cookie cleared'), '403': err('missing CSRF header') } } },
+      '/ui': { get: { summary: 'The dashboard (static page; see docs/UI.md)', responses: { '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } } },
       '/health': {
         get: { summary: 'Queue depth per state and runner liveness', responses: { '200': json({ type: 'object' }, 'a runner has a fresh heartbeat'), '503': json({ type: 'object' }, 'no live runner, or the queue is unreadable') } },
       },
@@ -176,6 +199,8 @@ export function openApiDocument(opts: { publicUrl?: string | null } = {}): Json 
   };
 }
 
+const AUTH_NAMES: Record<string, string> = { bearer: 'bearer token', hubSignature: 'X-Hub-Signature-256', uiSession: 'dashboard session cookie' };
+
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** A readable page listing the endpoints, generated from the document (no external assets). */
@@ -184,7 +209,7 @@ export function docsPage(doc: Json): string {
   for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, Json>>)) {
     for (const [method, op] of Object.entries(ops)) {
       const codes = Object.entries((op.responses ?? {}) as Record<string, Json>).map(([c, r]) => `<li><code>${esc(c)}</code> ${esc(String(r.description ?? ''))}</li>`).join('');
-      rows.push(`<section><h2><code>${esc(method.toUpperCase())} ${esc(p)}</code></h2><p>${esc(String(op.summary ?? ''))}</p>${op.description ? `<p>${esc(String(op.description))}</p>` : ''}${op.security ? '<p><em>auth: bearer token or X-Hub-Signature-256</em></p>' : ''}<ul>${codes}</ul></section>`);
+      rows.push(`<section><h2><code>${esc(method.toUpperCase())} ${esc(p)}</code></h2><p>${esc(String(op.summary ?? ''))}</p>${op.description ? `<p>${esc(String(op.description))}</p>` : ''}${Array.isArray(op.security) ? `<p><em>auth: ${esc((op.security as Json[]).map((x) => AUTH_NAMES[Object.keys(x)[0] ?? ''] ?? '?').join(' or '))}</em></p>` : ''}<ul>${codes}</ul></section>`);
     }
   }
   const info = doc.info as { title: string; description: string };

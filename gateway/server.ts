@@ -161,7 +161,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   registerArtifactRoutes(app, ctx);
   registerOpsRoutes(app, ctx, opts.health);
   registerBudgetRoute(app, ctx);
-  if (ctx.sessions) registerUiRoutes(app, ctx, { sessions: ctx.sessions });
+  if (ctx.sessions) registerUiRoutes(app, ctx, { sessions: ctx.sessions, ...(opts.health ? { health: opts.health } : {}) });
 
   return {
     app,

@@ -19,7 +19,8 @@ execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json'
 for (const f of readdirSync(path.join(root, 'contracts'))) {
   if (f.endsWith('.schema.json')) cpSync(path.join(root, 'contracts', f), path.join(dist, 'contracts', f));
 }
-for (const dir of ['workers/simulator', 'workers/presets', 'workers/skills']) {
+// ui/ is the dashboard's browser code, served as it is by gateway/routes/ui.ts (no compile step)
+for (const dir of ['workers/simulator', 'workers/presets', 'workers/skills', 'ui']) {
   if (existsSync(path.join(root, dir))) cpSync(path.join(root, dir), path.join(dist, dir), { recursive: true });
 }
 mkdirSync(dist, { recursive: true });

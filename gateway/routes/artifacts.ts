@@ -36,7 +36,8 @@ export function checkArtifactPath(rel: string): string {
 }
 
 export function registerArtifactRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  const auth = { onRequest: requireAuth(ctx), preHandler: verifySignature(ctx) };
+  // the dashboard's session cookie is accepted here (gateway/ui/session-auth.ts); the webhook takes tokens and signatures only
+  const auth = { onRequest: requireAuth(ctx, { session: true }), preHandler: verifySignature(ctx) };
 
   const serve = async (id: string, rel: string, reply: FastifyReply): Promise<unknown> => {
     const clean = checkArtifactPath(rel);

@@ -12,6 +12,7 @@ import { approveJob, cancelJob, jobStatus, listJobs, rejectJob, type ListEntry }
 import type { NormalizedJob } from '../../contracts/index.ts';
 import type { Principal } from '../auth.ts';
 import { decodeJsonBody } from '../body.ts';
+import { summarizeEntries } from '../job-summary.ts';
 import { json, loadJobFor, principalOf, requireAuth, statusUrl, verifySignature, type GatewayContext } from '../context.ts';
 import { streamJobEvents } from '../sse.ts';
 
@@ -45,19 +46,21 @@ function queryParams(req: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
   const issues: Issue[] = [];
   for (const [k, v] of Object.entries(q)) {
-    if (!['state', 'limit', 'cursor'].includes(k)) issues.push({ path: `query.${k}`, message: 'unknown parameter (state, limit, cursor)' });
+    if (!['state', 'limit', 'cursor', 'view'].includes(k)) issues.push({ path: `query.${k}`, message: 'unknown parameter (state, limit, cursor, view)' });
     else if (typeof v !== 'string') issues.push({ path: `query.${k}`, message: 'must be given once' });
     else out[k] = v;
   }
   if (out.state !== undefined && !isQueueState(out.state)) issues.push({ path: 'query.state', message: 'must be one of pending, awaiting_approval, running, done, failed' });
   if (out.limit !== undefined && (!/^\d{1,3}$/.test(out.limit) || Number(out.limit) < 1 || Number(out.limit) > 500)) issues.push({ path: 'query.limit', message: 'must be an integer from 1 to 500' });
   if (out.cursor !== undefined && !/^\d{1,16}:[a-zA-Z0-9._-]{8,64}$/.test(out.cursor)) issues.push({ path: 'query.cursor', message: 'must be the next_cursor of a previous page' });
+  if (out.view !== undefined && out.view !== 'summary') issues.push({ path: 'query.view', message: 'must be summary (or absent)' });
   if (issues.length) throw new OrchestratorError('E_BAD_INPUT', `invalid query: ${issues.length} problem${issues.length > 1 ? 's' : ''}`, { issues });
   return out;
 }
 
 export function registerJobRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  const auth = { onRequest: requireAuth(ctx), preHandler: verifySignature(ctx) };
+  // the dashboard's session cookie is accepted here (gateway/ui/session-auth.ts); the webhook takes tokens and signatures only
+  const auth = { onRequest: requireAuth(ctx, { session: true }), preHandler: verifySignature(ctx) };
   const control = { config: ctx.config, queue: ctx.queue, now: ctx.now };
 
   app.get<{ Params: { id: string } }>('/jobs/:id', auth, async (req, reply) => {
@@ -66,12 +69,12 @@ export function registerJobRoutes(app: FastifyInstance, ctx: GatewayContext): vo
     return json(reply, 200, { ...st, status_url: statusUrl(ctx, st.job_id), events_url: `${statusUrl(ctx, st.job_id)}/events`, artifacts_url: `${statusUrl(ctx, st.job_id)}/artifacts/` });
   });
 
-  app.get('/jobs', auth, async (req, reply) => {
-    const q = queryParams(req);
+  /** One page of the list, filtered to the caller's projects. */
+  const listPage = async (req: FastifyRequest, q: Record<string, string>): Promise<{ jobs: ListEntry[]; next_cursor: string | null }> => {
     const limit = q.limit ? Number(q.limit) : 50;
     const state = q.state as QueueState | undefined;
     const p = principalOf(req);
-    if (p.projects === '*') return json(reply, 200, await listJobs(control, { limit, ...(state ? { state } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) }));
+    if (p.projects === '*') return listJobs(control, { limit, ...(state ? { state } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) });
     // A scoped token sees its projects' jobs only: filter while paging (reads one small job file per candidate).
     const all = await listJobs(control, { limit: Number.MAX_SAFE_INTEGER, ...(state ? { state } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) });
     const jobs: ListEntry[] = [];
@@ -85,7 +88,15 @@ export function registerJobRoutes(app: FastifyInstance, ctx: GatewayContext): vo
       if (job?.project_id !== undefined && p.projects.includes(job.project_id)) jobs.push(e);
     }
     const last = jobs[jobs.length - 1];
-    return json(reply, 200, { jobs, next_cursor: more && last ? `${last.mtime_ms}:${last.job_id}` : null });
+    return { jobs, next_cursor: more && last ? `${last.mtime_ms}:${last.job_id}` : null };
+  };
+
+  app.get('/jobs', auth, async (req, reply) => {
+    const q = queryParams(req);
+    const page = await listPage(req, q);
+    // view=summary: one line per job of the page (goal, agents, status, cost, waiting reason) for the dashboard
+    if (q.view === 'summary') return json(reply, 200, { jobs: await summarizeEntries({ queue: ctx.queue, artifactsRoot: ctx.config.paths.artifactsRoot }, page.jobs), next_cursor: page.next_cursor });
+    return json(reply, 200, page);
   });
 
   app.post<{ Params: { id: string } }>('/jobs/:id/approve', auth, async (req, reply) => {

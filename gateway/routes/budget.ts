@@ -6,7 +6,7 @@
  * so they are left out (null / empty) for it.
  */
 import type { FastifyInstance } from 'fastify';
-import { budgetReport } from '../../cli/commands/admin.ts';
+import { budgetReport } from '../../runner/budget-report.ts';
 import { json, principalOf, requireAuth, verifySignature, type GatewayContext } from '../context.ts';
 
 export function registerBudgetRoute(app: FastifyInstance, ctx: GatewayContext): void {

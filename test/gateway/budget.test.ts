@@ -3,7 +3,7 @@
  * `orchestrator budget --json`; same credentials as /jobs; a scoped token sees its projects only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { budgetReport } from '../../cli/commands/admin.ts';
+import { budgetReport } from '../../runner/budget-report.ts';
 import { auth, http, postJob, startGateway, type GatewayHarness } from '../helpers/gateway-env.ts';
 import { waitForState } from '../helpers/env.ts';
 

@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'var/', 'artifacts/', 'workspaces/', 'bench/results/', 'contracts/*.generated.ts'] },
+  { ignores: ['node_modules/', 'dist/', 'var/', 'artifacts/', 'workspaces/', 'bench/results/', 'bench/.peers/', 'bench/.dist/', 'contracts/*.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -39,6 +39,11 @@ export interface Config {
   /** Cap on exponential retry backoff. */
   maxRetryBackoffSec: number;
   enableRealCli: boolean;
+  /**
+   * WORKSPACE_MODE: `git` (default) runs each job in its own git workspace (exact patches);
+   * `plain` runs it in an empty per-job directory without git (no patches, change_status "unknown").
+   */
+  workspaceMode: 'git' | 'plain';
   /** Agent output lines forwarded as events per step (the rest stay in logs.txt only). */
   maxEventOutputLines: number;
   /** `orchestrator runner` serves its own /metrics on HOST:this port (0 = off; split deployments). */
@@ -276,6 +281,12 @@ function oneOf<T extends string>(env: Env, name: string, values: readonly T[]): 
   throw new OrchestratorError('E_CONFIG', `${name}=${JSON.stringify(raw)}: expected ${values.join(' or ')}`, { variable: name });
 }
 
+function workspaceMode(raw: string | undefined): 'git' | 'plain' {
+  if (!raw || raw === 'git') return 'git';
+  if (raw === 'plain') return 'plain';
+  throw new OrchestratorError('E_CONFIG', `WORKSPACE_MODE=${JSON.stringify(raw)}: expected git or plain`, { variable: 'WORKSPACE_MODE' });
+}
+
 function secretsOnFinding(raw: string | undefined): 'fail' | 'needs_human' {
   if (!raw || raw === 'fail') return 'fail';
   if (raw === 'needs_human') return 'needs_human';
@@ -314,6 +325,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     maxIdleSec: int(env, 'RUNNER_MAX_IDLE_SEC', 0, 0),
     maxRetryBackoffSec: int(env, 'RUNNER_MAX_RETRY_BACKOFF_SEC', 300, 0),
     enableRealCli: env.ENABLE_REAL_CLI === '1',
+    workspaceMode: workspaceMode(env.WORKSPACE_MODE),
     maxEventOutputLines: int(env, 'MAX_EVENT_OUTPUT_LINES', 500, 0),
     runnerMetricsPort: int(env, 'RUNNER_METRICS_PORT', 0, 0),
     host: os.hostname(),

@@ -31,6 +31,10 @@ export const ERROR_CODES = {
   E_JOB_FAILED: { http: 500, exit: 1 },
   /** A secret was found in artifacts (verify-artifacts; a step fails with this code too). */
   E_SECRETS: { http: 422, exit: 1 },
+  /** A step's binary is not in ALLOWED_BINARIES / policy.allowed_binaries (nothing ran). */
+  E_NOT_ALLOWED: { http: 403, exit: 1 },
+  /** A step's preflight failed: binary too old, sandbox unavailable, network policy not enforceable (nothing ran). */
+  E_PREFLIGHT: { http: 412, exit: 1 },
   E_INTERNAL: { http: 500, exit: 1 },
 } as const satisfies Record<string, ErrorSpec>;
 

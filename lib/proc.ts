@@ -103,9 +103,27 @@ export function runAlive(pgid: number | undefined, runId: string | undefined): b
   return runId ? pidsWithRunMarker(runId).length > 0 : false;
 }
 
-/** TERM, wait up to `graceMs`, then KILL whatever is left. Resolves when nothing is left (or after KILL). */
+/** Does the process group still have a live (non-zombie) member? */
+function groupAlive(pgid: number | undefined): boolean {
+  if (!pgid || pgid <= 1) return false;
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  return process.platform !== 'linux' || groupMembers(pgid).length > 0;
+}
+
+/**
+ * TERM, wait up to `graceMs`, then KILL whatever is left. Resolves when nothing is left (or after KILL).
+ * The usual case, after an agent exited cleanly, costs one /proc scan: when that scan finds no
+ * marked process and the group is empty, nothing of the run is left to wait for.
+ */
 export async function killRun(pgid: number | undefined, runId: string | undefined, graceMs: number): Promise<void> {
-  signalRun(pgid, runId, 'SIGTERM');
+  const marked = runId ? pidsWithRunMarker(runId) : [];
+  if (pgid && pgid > 1) signal(-pgid, 'SIGTERM');
+  for (const pid of marked) signal(pid, 'SIGTERM');
+  if (marked.length === 0 && !groupAlive(pgid)) return;
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     if (!runAlive(pgid, runId)) return;

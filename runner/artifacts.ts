@@ -32,6 +32,9 @@ export interface ContextFile {
 
 export class JobArtifacts {
   readonly dir: string;
+  /** What this instance last wrote to job.json, and to state.json durably: an identical rewrite is skipped. */
+  private writtenJob: string | undefined;
+  private durableState: string | undefined;
   constructor(
     readonly root: string,
     readonly jobId: string,
@@ -49,11 +52,19 @@ export class JobArtifacts {
     return path.join(this.stepDir(stepId), name);
   }
 
-  /** Create every file of the tree that does not exist yet (never overwrites real content). */
-  async init(job: NormalizedJob, state: JobState): Promise<void> {
+  /**
+   * Create every file of the tree that does not exist yet (never overwrites real content).
+   * `durableState: false` (the runner at claim time, which persists durably before any agent runs)
+   * skips the fsyncs of state.json.
+   */
+  async init(job: NormalizedJob, state: JobState, opts: { durableState?: boolean } = {}): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true });
-    await writeJsonAtomic(this.file('job.json'), job, { durable: false });
-    await this.writeState(state);
+    const jobText = JSON.stringify(job, null, 2) + '\n';
+    if (jobText !== this.writtenJob) {
+      await writeFileAtomic(this.file('job.json'), jobText, { durable: false });
+      this.writtenJob = jobText;
+    }
+    await this.writeState(state, { durable: opts.durableState ?? true });
     if (!(await pathExists(this.file('context.json')))) await this.writeContext(initialContext(job, state.updated_at));
     for (const name of ['logs.txt', 'patch.diff', 'events.jsonl']) await ensureFile(this.file(name));
     for (const s of job.steps) {
@@ -71,9 +82,18 @@ export class JobArtifacts {
     return readJsonIfExists<JobState>(this.file('state.json'));
   }
 
-  /** state.json is the truth for finished steps: always durable. */
-  async writeState(state: JobState): Promise<void> {
-    await writeJsonAtomic(this.file('state.json'), state);
+  /**
+   * state.json is the truth for finished steps: durable unless the caller says otherwise (a later
+   * durable write supersedes it before anything depends on it). Rewriting what this instance has
+   * already made durable is skipped (closing a job writes the same state twice).
+   */
+  async writeState(state: JobState, opts: { durable?: boolean } = {}): Promise<void> {
+    const text = JSON.stringify(state, null, 2) + '\n';
+    const durable = opts.durable ?? true;
+    if (durable && text === this.durableState) return;
+    this.durableState = undefined;
+    await writeFileAtomic(this.file('state.json'), text, { durable });
+    if (durable) this.durableState = text;
   }
 
   readContext(): Promise<ContextFile | undefined> {

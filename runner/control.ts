@@ -51,6 +51,8 @@ export async function jobStatus(ctx: ControlContext, id: string): Promise<JobSta
   return { job_id: id, queue_state: state, job, state: js ?? null, result, artifacts_dir: art.dir };
 }
 
+const STAT_BATCH = 512;
+
 export interface ListEntry {
   job_id: string;
   queue_state: QueueState;
@@ -62,9 +64,14 @@ export async function listJobs(ctx: ControlContext, opts: { state?: QueueState; 
   const states = opts.state ? [opts.state] : [...QUEUE_STATES];
   const all: ListEntry[] = [];
   for (const s of states) {
-    for (const id of await ctx.queue.list(s)) {
-      const st = await fsp.stat(ctx.queue.pathOf(s, id)).catch(() => undefined);
-      if (st) all.push({ job_id: id, queue_state: s, mtime_ms: Math.floor(st.mtimeMs) });
+    const ids = await ctx.queue.list(s);
+    // stat in parallel batches: one awaited stat after another costs ~40 µs each (0.4 s at 10,000)
+    for (let i = 0; i < ids.length; i += STAT_BATCH) {
+      const batch = ids.slice(i, i + STAT_BATCH);
+      const stats = await Promise.all(batch.map((id) => fsp.stat(ctx.queue.pathOf(s, id)).catch(() => undefined)));
+      stats.forEach((st, j) => {
+        if (st) all.push({ job_id: batch[j]!, queue_state: s, mtime_ms: Math.floor(st.mtimeMs) });
+      });
     }
   }
   all.sort((a, b) => b.mtime_ms - a.mtime_ms || (a.job_id < b.job_id ? -1 : 1));

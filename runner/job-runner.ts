@@ -29,9 +29,9 @@ import { projectOf, reserveForAttempt, settleAttempt, type Guards } from './guar
 import { buildPrompt, readInputs, selectContext } from './inputs.ts';
 import { buildStepResult } from './results.ts';
 import { checkStepSecrets, type StepSecretsCheck } from './secrets-check.ts';
-import { LINE_RULES, redactText } from './secrets.ts';
+import { LINE_RULES, redactText, sensitiveValues } from './secrets.ts';
 import { initialState, sessionsByAgent, stepState, updateStep, withHistory, type JobState, type StepError } from './state.ts';
-import { commitAll, diff, diffStats, head as gitHead, prepareWorkspace, resetTo } from './workspace.ts';
+import { commitAll, diff, diffStats, head as gitHead, isPlainWorkspace, preparePlainWorkspace, prepareWorkspace, resetTo } from './workspace.ts';
 
 export interface RunnerContext {
   config: Config;
@@ -79,6 +79,8 @@ export class JobExecution {
   /** events.jsonl appends, in order (the secrets scan waits for them). */
   private appends: Promise<void> = Promise.resolve();
   private readonly iso = (): string => this.ctx.now().toISOString();
+  /** WORKSPACE_MODE=plain: the job's directory (no git: no resets, commits or patches). */
+  private plainWork: string | null = null;
 
   constructor(
     private readonly ctx: RunnerContext,
@@ -95,9 +97,10 @@ export class JobExecution {
     await appended;
   }
 
-  private async persist(): Promise<void> {
+  /** state.json, fsynced unless `durable: false` (only before the first attempt: that one is durable). */
+  private async persist(opts: { durable?: boolean } = {}): Promise<void> {
     this.state = { ...this.state, updated_at: this.iso() };
-    await this.art.writeState(this.state);
+    await this.art.writeState(this.state, opts);
   }
 
   /** Still ours? Re-read the lease right before any move of the job file. */
@@ -126,18 +129,25 @@ export class JobExecution {
       undefined,
       `runner ${this.ctx.runnerId} (claim ${this.state.claims + 1})`,
     );
-    await this.art.init(job, this.state);
+    // not fsynced: nothing depends on the claim being on disk before the attempt is persisted (durably)
+    await this.art.init(job, this.state, { durableState: false });
     await this.art.appendLog(`${this.iso()} claimed by runner ${this.ctx.runnerId} pid ${process.pid} (claim ${this.state.claims})`);
     await this.emit('job:claimed', { job_id: job.job_id, runner_id: this.ctx.runnerId, claim: this.state.claims, queued_ms: queuedMs });
 
     try {
-      if (!this.state.workspace) {
+      const wsRoot = this.ctx.config.paths.workspacesRoot;
+      if (!this.state.workspace && (this.ctx.config.workspaceMode === 'plain' || (await isPlainWorkspace(wsRoot, job.job_id)))) {
+        this.plainWork = await preparePlainWorkspace(wsRoot, job.job_id);
+        await this.art.appendLog(`${this.iso()} workspace ${this.plainWork} (WORKSPACE_MODE=plain: no git, no patches)`);
+      } else if (!this.state.workspace) {
         const workdir = path.resolve(this.ctx.config.paths.home, job.workdir);
         const ws = await prepareWorkspace(this.ctx.config.paths.workspacesRoot, job.job_id, workdir);
         this.state = { ...this.state, workspace: ws };
         await this.art.appendLog(`${this.iso()} workspace ${ws.path} (${ws.source === 'clone' ? `clone of ${workdir}` : 'fresh repository'}) base ${ws.base_commit}`);
+        const nonGit = this.ctx.config.enableRealCli && ws.source === 'fresh' ? this.ctx.config.agents.nonGitWorkdirStatus : null;
+        if (nonGit) return await this.nonGitWorkdir(workdir, nonGit);
       }
-      await this.persist();
+      await this.persist({ durable: false });
       return await this.loop();
     } catch (err) {
       if (this.claim.lost) return 'lease_lost';
@@ -177,7 +187,7 @@ export class JobExecution {
       const held = await this.guardStep(step, st.attempts + 1);
       if (held) return held;
       if (!sameVisit) {
-        const head = this.state.workspace?.head ?? this.state.workspace?.base_commit ?? (await gitHead(this.workDir()));
+        const head = this.plainWork ? null : (this.state.workspace?.head ?? this.state.workspace?.base_commit ?? (await gitHead(this.workDir())));
         this.state = updateStep(this.state, step.step_id, { visits: st.visits + 1, visit_attempts: 0, base_commit: head, tolerated: false, gate_approved: st.gate_approved });
         st = stepState(this.state, step.step_id);
       }
@@ -203,11 +213,14 @@ export class JobExecution {
   private jobPatch: string | undefined;
   private async computeJobPatch(): Promise<string> {
     const ws = this.state.workspace;
-    this.jobPatch = ws && ws.head && ws.head !== ws.base_commit ? await diff(ws.path, ws.base_commit, ws.head) : '';
+    const patch = ws && ws.head && ws.head !== ws.base_commit ? await diff(ws.path, ws.base_commit, ws.head) : '';
+    // an agent may have written a known secret value (its key, SENSITIVE_ENV_VARS) into a file
+    this.jobPatch = patch ? redactText(patch, sensitiveValues(this.ctx.config.secrets.sensitiveEnvVars, process.env)).text : '';
     return this.jobPatch;
   }
 
   private workDir(): string {
+    if (this.plainWork) return this.plainWork;
     if (!this.state.workspace) throw new Error('no workspace');
     return this.state.workspace.path;
   }
@@ -225,8 +238,9 @@ export class JobExecution {
     await this.emit('step:started', { job_id: job.job_id, step_id: step.step_id, agent: step.agent, attempt });
     await this.art.appendLog(`${startedAt} step ${step.step_id} (${step.agent}/${step.role}) attempt ${attempt} started`);
 
-    const base = before.base_commit ?? (await gitHead(this.workDir()));
-    if (attempt > 1 || this.state.claims > 1) await resetTo(this.workDir(), base);
+    const plain = this.plainWork !== null;
+    const base = plain ? '' : (before.base_commit ?? (await gitHead(this.workDir())));
+    if (!plain && (attempt > 1 || this.state.claims > 1)) await resetTo(this.workDir(), base);
 
     const inputs = await readInputs(this.art.dir, step, { maxFiles: ctx.config.maxInputArtifactsFiles, maxFileChars: ctx.config.maxInputArtifactChars, maxTotalChars: ctx.config.maxInputArtifactsChars });
     const context: { window: ContextEntry[]; sessions: Record<string, string> } = (await this.art.readContext()) ?? { window: [], sessions: {} };
@@ -247,6 +261,7 @@ export class JobExecution {
         config: ctx.config,
         jobId: job.job_id,
         step,
+        policy: job.policy,
         prompt,
         attempt,
         workspaceDir: this.workDir(),
@@ -279,7 +294,7 @@ export class JobExecution {
       return 'handed_back';
     }
 
-    const { head, changed } = await commitAll(this.workDir(), `orchestrator: ${step.step_id} attempt ${attempt} (${result.status})`, base);
+    const { head, changed } = plain ? { head: '', changed: false } : await commitAll(this.workDir(), `orchestrator: ${step.step_id} attempt ${attempt} (${result.status})`, base);
     const patch = changed ? await diff(this.workDir(), base, head) : '';
     if (this.state.workspace) this.state = { ...this.state, workspace: { ...this.state.workspace, head } };
     const stats = diffStats(patch);
@@ -289,13 +304,14 @@ export class JobExecution {
     this.state = updateStep(this.state, step.step_id, {
       status: result.status,
       finished_at: finishedAt,
-      head_commit: head,
-      base_commit: base,
+      head_commit: plain ? null : head,
+      base_commit: plain ? null : base,
       duration_ms: durationMs,
       cost_usd: before.cost_usd + result.costUsd,
       tokens_in: before.tokens_in + result.tokensIn,
       tokens_out: before.tokens_out + result.tokensOut,
-      session_id: result.sessionId ?? before.session_id,
+      // a session that never got a model answer (an API error on the first call) cannot be resumed (gemini: exit 42)
+      session_id: result.sessionId && (result.tokensIn > 0 || result.status === 'success') ? result.sessionId : before.session_id,
       summary: result.summary,
       error,
     });
@@ -321,7 +337,7 @@ export class JobExecution {
       files_changed: stats.files,
       inputs: { files: inputs.files.map((f) => f.path), truncated: inputs.truncated, notes: inputs.notes },
       secrets_check: secrets.check,
-      change_status: stats.files.length > 0 ? 'changed' : 'unchanged',
+      change_status: plain ? 'unknown' : stats.files.length > 0 ? 'changed' : 'unchanged',
     });
     await this.art.writeStepResult(stepResult, job.goal);
     await this.emit('step:finished', {
@@ -403,6 +419,19 @@ export class JobExecution {
     const entry = { role: step.role, agent: step.agent, step_id: step.step_id, content: (status === 'success' ? '' : `[${status}] `) + (summary || '(no summary)').slice(0, 4000) };
     const window = [...ctx.window.filter((e) => e.step_id !== step.step_id || !e.agent), entry];
     await this.art.writeContext({ ...ctx, updated_at: this.iso(), sessions: { ...ctx.sessions, ...sessionsByAgent(this.state) }, window });
+  }
+
+  /** NON_GIT_WORKDIR_STATUS (real mode): a workdir outside git parks the job for a person, or fails it; nothing runs. */
+  private async nonGitWorkdir(workdir: string, status: 'needs_human' | 'failed'): Promise<JobRunOutcome> {
+    const message = `workdir ${workdir} is not a git repository: real agents would work in a fresh, empty repository (NON_GIT_WORKDIR_STATUS=${status})`;
+    await this.art.appendLog(`${this.iso()} ${message}`);
+    if (status === 'needs_human') {
+      this.state = park(this.state, 'needs_human', this.state.cursor, this.iso(), null, `${message}; approve to run it there anyway`);
+      return this.close('park');
+    }
+    this.state = applyDecision(this.job, this.state, this.state.cursor ?? '', { kind: 'finish', status: 'failed' }, this.iso()).state;
+    this.state = { ...this.state, error: { code: 'E_PREFLIGHT', message } };
+    return this.close('finish');
   }
 
   private async cancelled(): Promise<JobRunOutcome> {

@@ -4,12 +4,20 @@
  * Every step attempt starts from its base commit and its changes are committed afterwards, so a
  * step's patch is `git diff base..head` and the job's patch is `git diff job_base..HEAD`; both
  * apply with `git apply` on their base (new and binary files included).
+ *
+ * Cost: every git call forks the runner (see bench/README.md), so the common paths spawn little:
+ * a fresh repository is a copy of a per-runner template (no spawn), "is the workdir in a work tree"
+ * is first answered by looking for a `.git` entry (no spawn unless there is one), and committing a
+ * step is one spawn (a small sh script running add, diff and commit).
+ *
+ * WORKSPACE_MODE=plain (config.workspaceMode) skips git altogether: the step runs in an empty
+ * per-job directory, patches are empty and change_status is "unknown" (preparePlainWorkspace()).
  */
 import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { OrchestratorError } from '../lib/errors.ts';
+import { OrchestratorError, errnoCode } from '../lib/errors.ts';
 import { pathExists } from '../lib/fsutil.ts';
 
 const GIT_ENV = {
@@ -50,15 +58,93 @@ export interface WorkspaceInfo {
   source: 'clone' | 'fresh';
 }
 
-/** The git top level containing `dir`, or null when `dir` is not inside a work tree. */
+/** Is there a `.git` entry in `dir` or one of its ancestors (the physical path, as git walks it)? */
+async function hasGitAncestor(dir: string): Promise<boolean> {
+  let cur = await fsp.realpath(dir).catch(() => path.resolve(dir));
+  for (;;) {
+    if (await pathExists(path.join(cur, '.git'))) return true;
+    const up = path.dirname(cur);
+    if (up === cur) return false;
+    cur = up;
+  }
+}
+
+/**
+ * The git top level containing `dir`, or null when `dir` is not inside a work tree. Git finds a
+ * work tree only through a `.git` entry (its environment here carries no GIT_DIR), so without one
+ * there is nothing to ask git.
+ */
 async function gitTopLevel(dir: string): Promise<string | null> {
-  if (!(await pathExists(dir))) return null;
+  if (!(await pathExists(dir)) || !(await hasGitAncestor(dir))) return null;
   const r = await git(dir, ['rev-parse', '--show-toplevel'], { reject: false });
   return r.exitCode === 0 ? r.stdout.trim() : null;
 }
 
 export async function head(dir: string): Promise<string> {
   return (await git(dir, ['rev-parse', 'HEAD'])).stdout.trim();
+}
+
+/**
+ * The fresh repository every non-git job starts from: made once per workspaces root (init + an
+ * empty commit, 3 spawns) in a temp directory renamed into place, then copied per job. Its name is
+ * not a job id, so retention never takes it for a job's workspace.
+ */
+const TEMPLATE_NAME = '.template+fresh-repo-v1';
+const templates = new Map<string, Promise<{ dir: string; base: string }>>();
+
+async function readTemplate(dir: string): Promise<{ dir: string; base: string } | undefined> {
+  const text = await fsp.readFile(path.join(dir, '.git', BASE_FILE), 'utf8').catch(() => '');
+  const base = text.trim().split(' ')[0];
+  return base ? { dir, base } : undefined;
+}
+
+async function makeTemplate(workspacesRoot: string): Promise<{ dir: string; base: string }> {
+  const dir = path.join(workspacesRoot, TEMPLATE_NAME);
+  const existing = await readTemplate(dir);
+  if (existing) return existing;
+  await fsp.mkdir(workspacesRoot, { recursive: true });
+  const tmp = path.join(workspacesRoot, `${TEMPLATE_NAME}.${randomBytes(4).toString('hex')}.tmp`);
+  await fsp.mkdir(tmp);
+  try {
+    await git(tmp, ['init', '--quiet', '--template=']);
+    await git(tmp, ['commit', '--quiet', '--allow-empty', '--no-verify', '-m', 'orchestrator: base (empty workspace)']);
+    const base = await head(tmp);
+    await fsp.writeFile(path.join(tmp, '.git', BASE_FILE), `${base} fresh\n`);
+    await fsp.rm(dir, { recursive: true, force: true }); // an incomplete one (no base file)
+    await fsp.rename(tmp, dir).catch(async (err: unknown) => {
+      // another runner published its template first: use that one
+      if (!(await readTemplate(dir))) throw err;
+    });
+    return (await readTemplate(dir)) ?? { dir, base };
+  } finally {
+    await fsp.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function freshTemplate(workspacesRoot: string): Promise<{ dir: string; base: string }> {
+  let t = templates.get(workspacesRoot);
+  if (!t) {
+    t = makeTemplate(workspacesRoot);
+    templates.set(workspacesRoot, t);
+    t.catch(() => templates.delete(workspacesRoot));
+  }
+  return t;
+}
+
+/** A fresh repository at `dest` (which must not exist) with the template's empty base commit. */
+async function copyFreshRepo(workspacesRoot: string, dest: string): Promise<string> {
+  for (let tries = 0; ; tries++) {
+    const t = await freshTemplate(workspacesRoot);
+    try {
+      await fsp.cp(t.dir, dest, { recursive: true, errorOnExist: true, force: false });
+      return t.base;
+    } catch (err) {
+      // the template was removed under us (by hand): make it again, once
+      templates.delete(workspacesRoot);
+      await fsp.rm(dest, { recursive: true, force: true });
+      if (tries > 0 || errnoCode(err) !== 'ENOENT') throw err;
+    }
+  }
 }
 
 /**
@@ -77,20 +163,36 @@ export async function prepareWorkspace(workspacesRoot: string, jobId: string, wo
   const tmp = path.join(jobDir, `.work.${randomBytes(4).toString('hex')}.tmp`);
   const top = await gitTopLevel(workdir);
   let source: 'clone' | 'fresh';
+  let base: string;
   if (top) {
     await git(jobDir, ['clone', '--quiet', '--no-hardlinks', top, tmp]);
     source = 'clone';
+    base = await head(tmp);
   } else {
-    await fsp.mkdir(tmp);
-    await git(tmp, ['init', '--quiet']);
-    await git(tmp, ['commit', '--quiet', '--allow-empty', '--no-verify', '-m', 'orchestrator: base (empty workspace)']);
+    base = await copyFreshRepo(workspacesRoot, tmp);
     source = 'fresh';
   }
-  const base = await head(tmp);
   await fsp.writeFile(path.join(tmp, '.git', BASE_FILE), `${base} ${source}\n`);
   await fsp.rm(work, { recursive: true, force: true });
   await fsp.rename(tmp, work);
   return { path: work, base_commit: base, source };
+}
+
+/** Marks a job's workspace as plain (WORKSPACE_MODE=plain), beside `work/`, so a restart keeps the mode. */
+const PLAIN_MARKER = '.plain-workspace';
+
+/** WORKSPACE_MODE=plain: `workspaces/<job_id>/work` as an empty directory, no git. Idempotent. */
+export async function preparePlainWorkspace(workspacesRoot: string, jobId: string): Promise<string> {
+  const jobDir = path.join(workspacesRoot, jobId);
+  const work = path.join(jobDir, 'work');
+  await fsp.mkdir(work, { recursive: true });
+  await fsp.writeFile(path.join(jobDir, PLAIN_MARKER), 'WORKSPACE_MODE=plain: no git workspace, no patches\n');
+  return work;
+}
+
+/** Was this job's workspace made plain (whatever the runner's mode is now)? */
+export function isPlainWorkspace(workspacesRoot: string, jobId: string): Promise<boolean> {
+  return pathExists(path.join(workspacesRoot, jobId, PLAIN_MARKER));
 }
 
 /** Throw away everything since `commit` (tracked changes and untracked files). */
@@ -99,18 +201,30 @@ export async function resetTo(work: string, commit: string): Promise<void> {
   await git(work, ['clean', '-q', '-f', '-d', '-x']);
 }
 
+/** add, "anything staged?", commit, print the new HEAD: one spawn from the runner (sh forks git cheaply). */
+const COMMIT_SCRIPT = [
+  'git "$@" add -A || exit $?',
+  'if git "$@" diff --cached --quiet; then echo "=unchanged"; exit 0; fi',
+  'git "$@" commit --quiet --no-verify -m "$ORCH_COMMIT_MESSAGE" || exit $?',
+  'git "$@" rev-parse HEAD',
+].join('\n');
+
 /**
  * Commit whatever the agent left in the tree. Returns the new HEAD and whether anything changed;
- * when nothing did, HEAD is `base` and no further git call is made.
+ * when nothing did, HEAD is `base`.
  */
 export async function commitAll(work: string, message: string, base: string): Promise<{ head: string; changed: boolean }> {
-  await git(work, ['add', '-A']);
-  const r = await git(work, ['commit', '--quiet', '--no-verify', '-m', message], { reject: false });
-  if (r.exitCode !== 0) {
-    if (/nothing (added )?to commit|no changes added|nothing to commit/.test(r.stdout + r.stderr)) return { head: base, changed: false };
-    throw new OrchestratorError('E_INTERNAL', `git commit failed in ${work}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
-  }
-  return { head: await head(work), changed: true };
+  const r = await new Promise<{ stdout: string; stderr: string; exitCode: number }>((resolve) => {
+    execFile('/bin/sh', ['-c', COMMIT_SCRIPT, 'sh', ...GIT_FLAGS], { cwd: work, env: { ...gitEnv, ORCH_COMMIT_MESSAGE: message }, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ stdout, stderr, exitCode: err ? (typeof err.code === 'number' ? err.code : -1) : 0 });
+    });
+  });
+  const out = r.stdout.trim();
+  if (r.exitCode !== 0) throw new OrchestratorError('E_INTERNAL', `git commit failed in ${work}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
+  if (out === '=unchanged') return { head: base, changed: false };
+  const head = out.split('\n').pop()?.trim() ?? '';
+  if (!/^[0-9a-f]{40,64}$/.test(head)) throw new OrchestratorError('E_INTERNAL', `git commit in ${work} printed no commit id: ${out.slice(0, 200)}`);
+  return { head, changed: true };
 }
 
 export async function diff(work: string, from: string, to: string): Promise<string> {

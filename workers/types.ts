@@ -66,6 +66,11 @@ export interface AgentOutcome {
   session_id: string | null;
   usage: AgentUsage;
   error: AgentError | null;
+  /**
+   * Facts that make a "success" doubtful (e.g. codex commands that failed inside an exit-0 run).
+   * The runner fails a successful run that has warnings and changed nothing in the workspace.
+   */
+  warnings?: string[];
 }
 
 export interface ProcessExit {
@@ -79,11 +84,42 @@ export interface OutputParser {
   finish(exit: ProcessExit): AgentOutcome;
 }
 
+/** The operator's environment as the runner sees it (read-only; never passed on whole). */
+export type OperatorEnv = Readonly<Record<string, string | undefined>>;
+
+/** A file of the CLI's own configuration, relative to ctx.agentHome. */
+export interface HomeFile {
+  path: string;
+  content: string;
+  /** 0o600 for files that hold a credential. */
+  mode?: number;
+}
+
+/**
+ * Real mode only: what makes the CLI run headless against the operator's model endpoint, with
+ * non-essential traffic off. Pure: the runner writes `files` into ctx.agentHome and merges `env`.
+ */
+export interface AgentHomeSetup {
+  files: HomeFile[];
+  /** Endpoint/key variables passed through (only those in the adapter's passEnv) and config variables. */
+  env: Record<string, string>;
+  /** The model argument the CLI gets (step.model, or the operator's default for this agent). */
+  model?: string;
+}
+
 export interface AgentAdapter {
   readonly name: AgentName;
   /** The real CLI's binary name (what ALLOWED_BINARIES and MIN_BINARY_VERSIONS refer to). */
   readonly binary: string;
+  /**
+   * Operator variables this CLI (and only this CLI) gets in real mode: model endpoint, credentials,
+   * model and retry knobs. Not subject to ENV_ALLOWLIST; credential-named ones are redacted.
+   */
+  readonly passEnv: readonly string[];
   buildInvocation(ctx: InvocationContext): AgentInvocation;
+  prepareHome(ctx: InvocationContext, env: OperatorEnv): AgentHomeSetup;
+  /** The model endpoint the CLI will call (a URL), or null for the vendor's own (remote) default. */
+  modelEndpoint(env: OperatorEnv): string | null;
   createParser(): OutputParser;
 }
 

@@ -15,6 +15,8 @@ import { createMetrics } from '../../gateway/metrics.ts';
 import { startMetricsServer, type MetricsServer } from '../../gateway/metrics-server.ts';
 import { Leases } from '../../fsqueue/lease.ts';
 import { getAdapter } from '../../workers/registry.ts';
+import { probeSandbox } from '../../workers/sandbox/probe.ts';
+import { loadPresets } from '../../workers/presets.ts';
 import { out } from '../context.ts';
 import { runDemo } from '../demo.ts';
 
@@ -109,6 +111,22 @@ async function doctor(): Promise<number> {
   } else {
     out('· agents: simulated (ENABLE_REAL_CLI is not 1); real CLIs are not checked');
   }
+  // policy.sandbox / network deny need bubblewrap; without it such steps fail closed (E_PREFLIGHT)
+  const sandbox = await probeSandbox();
+  if (sandbox.ok) out(`✔ sandbox: ${sandbox.version} creates namespaces here (policy.sandbox, policy.network=deny)`);
+  else out(`· sandbox: unavailable, steps with policy.sandbox or network=deny will not run: ${sandbox.reason}`);
+  await check('worker presets', async () => {
+    const presets = loadPresets(config.agents.presetsDir ?? undefined);
+    return `${presets.size} valid (${[...presets.keys()].join(', ') || 'none'})`;
+  });
+  const runtime = config.agents.containerRuntime;
+  if (runtime) {
+    await check(`container runtime ${runtime}`, async () => {
+      const r = await execa(runtime, ['--version'], { reject: false, timeout: 15000, stdin: 'ignore' });
+      if (r.exitCode !== 0) throw new Error(`\`${runtime} --version\` failed; presets with an image will not run`);
+      return String(r.stdout).trim();
+    });
+  } else out('· containers: CONTAINER_RUNTIME is not set; presets with an image will not run');
   out(failed ? `${failed} check(s) failed` : 'all checks passed');
   return failed ? 1 : 0;
 }

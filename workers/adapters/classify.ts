@@ -10,7 +10,8 @@ import { extractResetAt } from './reset-time.ts';
 const AUTH_RE =
   /invalid[ _-]?api[ _-]?key|invalid x-api-key|api key not valid|incorrect api key|unauthori[sz]ed|authentication[ _]?(?:error|failed|required)|not logged in|please run \/login|ProviderAuthError|forbidden/i;
 const RATE_RE = /rate[ _-]?limit|usage limit|too many requests|quota|resource[ _]?exhausted/i;
-const MODEL_RE = /overloaded|internal server error|service unavailable|bad gateway|gateway timeout|server error|upstream/i;
+// codex words every 5xx as "We're currently experiencing high demand, which may cause temporary errors."
+const MODEL_RE = /overloaded|internal server error|service unavailable|bad gateway|gateway timeout|server error|upstream|high demand/i;
 const STATUS_RES = [
   /API Error:?\s*(\d{3})\b/i,
   /\bstatus(?:[ _]?code)?["':=\s]+(\d{3})\b/i,

@@ -3,8 +3,18 @@
  * requires --verbose). Some permission flag is always passed: without one, writes are refused
  * silently (exit 0), and --dangerously-skip-permissions is refused as root.
  */
-import type { AgentAdapter, AgentInvocation, InvocationContext } from '../types.ts';
+import type { AgentAdapter, AgentHomeSetup, AgentInvocation, InvocationContext, OperatorEnv } from '../types.ts';
 import { createClaudeParser } from './claude-parser.ts';
+import { first, pick } from './pass-env.ts';
+
+/** Endpoint, credentials, model and retries Claude Code reads from its environment. */
+export const CLAUDE_PASS_ENV = ['ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_MODEL', 'ANTHROPIC_SMALL_FAST_MODEL', 'CLAUDE_CODE_MAX_RETRIES'] as const;
+
+/** Claude Code needs no config file: CLAUDE_CONFIG_DIR (in buildInvocation) keeps its state per job. */
+export function prepareClaudeHome(ctx: InvocationContext, env: OperatorEnv): AgentHomeSetup {
+  const model = ctx.step.model ?? first(env, 'ANTHROPIC_MODEL');
+  return { files: [], env: pick(env, CLAUDE_PASS_ENV), ...(model ? { model } : {}) };
+}
 
 export function buildClaudeInvocation(ctx: InvocationContext): AgentInvocation {
   const { step } = ctx;
@@ -30,6 +40,9 @@ export function buildClaudeInvocation(ctx: InvocationContext): AgentInvocation {
 export const claudeAdapter: AgentAdapter = {
   name: 'claude',
   binary: 'claude',
+  passEnv: CLAUDE_PASS_ENV,
   buildInvocation: buildClaudeInvocation,
+  prepareHome: prepareClaudeHome,
+  modelEndpoint: (env: OperatorEnv) => first(env, 'ANTHROPIC_BASE_URL') ?? null,
   createParser: createClaudeParser,
 };

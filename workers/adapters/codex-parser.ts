@@ -16,6 +16,7 @@ export function createCodexParser(options?: ParserOptions): OutputParser {
   let threadId: string | null = null;
   let lastMessage: HeadText | null = null;
   let failedCommand: string | null = null;
+  const failedCommands: string[] = [];
   let turnFailure: string | null = null;
   let lastErrorEvent: string | null = null;
   let completed = false;
@@ -27,7 +28,10 @@ export function createCodexParser(options?: ParserOptions): OutputParser {
       lastMessage.append(str(item.text) ?? '');
     } else if (item.type === 'command_execution') {
       const code = num(item.exit_code);
-      if (code !== null && code !== 0) failedCommand = describeCommand(item, code);
+      if (code !== null && code !== 0) {
+        failedCommand = describeCommand(item, code);
+        if (failedCommands.length < 3) failedCommands.push(capHead(failedCommand, 300));
+      }
     }
   }
 
@@ -72,11 +76,12 @@ export function createCodexParser(options?: ParserOptions): OutputParser {
       else if (exit.signal === null && exit.exitCode === 0 && lastMessage === null && failedCommand !== null) {
         error = { code: 'tool_failed', message: capHead(failedCommand, ERROR_MESSAGE_CAP) };
       }
-      return decideOutcome(
+      const outcome = decideOutcome(
         { summary, sessionId: threadId, usage: { ...usage, cost_usd: null, model: null }, error, completed, stderrTail: stderr.text },
         exit,
         t,
       );
+      return failedCommands.length > 0 ? { ...outcome, warnings: failedCommands } : outcome;
     },
   };
 }

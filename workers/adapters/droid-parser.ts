@@ -51,7 +51,11 @@ export function createDroidParser(options?: ParserOptions): OutputParser {
         onEnd(ev, str(ev.result), ev.num_turns);
         if (ev.is_error === true || ev.subtype === 'failure') failure = { message: str(ev.result) ?? 'droid reported a failure', status: null };
       } else if (ev.type === 'error') {
-        failure = { message: str(ev.message) ?? str(at(ev, 'error', 'message')) ?? 'droid reported an error', status: num(ev.status) ?? num(ev.statusCode) };
+        // droid prints the cause (source agent_loop: "401 invalid x-api-key...") and then a generic
+        // "Exec failed" (source cli): keep both, cause first
+        const message = str(ev.message) ?? str(at(ev, 'error', 'message')) ?? 'droid reported an error';
+        const status = num(ev.status) ?? num(ev.statusCode) ?? (/^([45]\d\d)\s/.exec(message) ? Number(message.slice(0, 3)) : null);
+        failure = failure && failure.message.length < 2000 ? { message: `${failure.message}; ${message}`, status: failure.status ?? status } : { message, status };
       }
     },
     finish(exit: ProcessExit): AgentOutcome {

@@ -3,8 +3,29 @@
  * home (settings.json selecting API-key auth; without it gemini exits 41) redirected into the job by
  * GEMINI_CLI_HOME. Passing -m also skips its model-router request.
  */
-import type { AgentAdapter, AgentInvocation, InvocationContext } from '../types.ts';
+import type { AgentAdapter, AgentHomeSetup, AgentInvocation, InvocationContext, OperatorEnv } from '../types.ts';
 import { createGeminiParser } from './gemini-parser.ts';
+import { first, intVar, pick } from './pass-env.ts';
+
+/** GEMINI_MAX_ATTEMPTS (1-10) becomes settings general.maxAttempts: gemini's own retries of a failing model call. */
+export const GEMINI_PASS_ENV = ['GOOGLE_GEMINI_BASE_URL', 'GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GEMINI_MODEL', 'GEMINI_MAX_ATTEMPTS'] as const;
+
+/**
+ * GEMINI_CLI_HOME/.gemini/settings.json: API-key auth (without it gemini exits 41), telemetry,
+ * usage statistics and auto-update off. The model (step.model or GEMINI_MODEL) goes on the command
+ * line, which also skips the model-router request.
+ */
+export function prepareGeminiHome(ctx: InvocationContext, env: OperatorEnv): AgentHomeSetup {
+  const maxAttempts = intVar(env, 'GEMINI_MAX_ATTEMPTS');
+  const settings = {
+    security: { auth: { selectedType: 'gemini-api-key' } },
+    telemetry: { enabled: false },
+    privacy: { usageStatisticsEnabled: false },
+    general: { disableAutoUpdate: true, disableUpdateNag: true, ...(maxAttempts !== undefined ? { maxAttempts: Math.min(10, Math.max(1, maxAttempts)) } : {}) },
+  };
+  const model = ctx.step.model ?? first(env, 'GEMINI_MODEL');
+  return { files: [{ path: '.gemini/settings.json', content: JSON.stringify(settings, null, 2) + '\n' }], env: pick(env, ['GOOGLE_GEMINI_BASE_URL', 'GEMINI_API_KEY', 'GOOGLE_API_KEY']), ...(model ? { model } : {}) };
+}
 
 export function buildGeminiInvocation(ctx: InvocationContext): AgentInvocation {
   const args = ['-p', ctx.prompt, '--output-format', 'stream-json', '--yolo', '--skip-trust'];
@@ -16,6 +37,9 @@ export function buildGeminiInvocation(ctx: InvocationContext): AgentInvocation {
 export const geminiAdapter: AgentAdapter = {
   name: 'gemini',
   binary: 'gemini',
+  passEnv: GEMINI_PASS_ENV,
   buildInvocation: buildGeminiInvocation,
+  prepareHome: prepareGeminiHome,
+  modelEndpoint: (env: OperatorEnv) => first(env, 'GOOGLE_GEMINI_BASE_URL') ?? null,
   createParser: createGeminiParser,
 };

@@ -4,8 +4,33 @@
  * and default plugins are off so a run touches nothing outside the job.
  */
 import { join } from 'node:path';
-import type { AgentAdapter, AgentInvocation, InvocationContext } from '../types.ts';
+import type { AgentAdapter, AgentHomeSetup, AgentInvocation, InvocationContext, OperatorEnv } from '../types.ts';
 import { createOpencodeParser } from './opencode-parser.ts';
+import { first, pick, withV1 } from './pass-env.ts';
+
+/** OPENCODE_BASE_URL (or OPENAI_BASE_URL) with OPENCODE_API_KEY (or OPENAI_API_KEY); OPENCODE_MODEL; OPENCODE_MODEL_COST="in,out" USD per 1M tokens. */
+export const OPENCODE_PASS_ENV = ['OPENCODE_BASE_URL', 'OPENAI_BASE_URL', 'OPENCODE_API_KEY', 'OPENAI_API_KEY', 'OPENCODE_MODEL', 'OPENCODE_MODEL_COST'] as const;
+
+/**
+ * OPENCODE_CONFIG_CONTENT: edits and shell allowed (headless: nobody to ask), no sharing or
+ * autoupdate, and with a base URL a provider `orchestrator` (bundled @ai-sdk/openai-compatible)
+ * whose key is read by opencode from the environment ({env:VAR}), never written to a file.
+ */
+export function prepareOpencodeHome(ctx: InvocationContext, env: OperatorEnv): AgentHomeSetup {
+  const base = first(env, 'OPENCODE_BASE_URL', 'OPENAI_BASE_URL');
+  const keyVar = env.OPENCODE_API_KEY ? 'OPENCODE_API_KEY' : 'OPENAI_API_KEY';
+  const config: Record<string, unknown> = { $schema: 'https://opencode.ai/config.json', permission: { edit: 'allow', bash: 'allow', webfetch: 'deny' }, autoupdate: false, share: 'disabled' };
+  let model = ctx.step.model ?? first(env, 'OPENCODE_MODEL');
+  if (base) {
+    const id = (model ?? 'default').replace(/^orchestrator\//, '');
+    const [input, output] = (env.OPENCODE_MODEL_COST ?? '').split(',').map(Number);
+    const cost = Number.isFinite(input) && Number.isFinite(output) && env.OPENCODE_MODEL_COST ? { cost: { input, output } } : {};
+    config.provider = { orchestrator: { npm: '@ai-sdk/openai-compatible', name: 'orchestrator', options: { baseURL: withV1(base), apiKey: `{env:${keyVar}}` }, models: { [id]: { name: id, tool_call: true, ...cost } } } };
+    model = `orchestrator/${id}`;
+    config.model = model;
+  }
+  return { files: [], env: { ...pick(env, ['OPENCODE_API_KEY', 'OPENAI_API_KEY']), OPENCODE_CONFIG_CONTENT: JSON.stringify(config) }, ...(model ? { model } : {}) };
+}
 
 export function buildOpencodeInvocation(ctx: InvocationContext): AgentInvocation {
   const args = ['run', '--format', 'json'];
@@ -31,6 +56,9 @@ export function buildOpencodeInvocation(ctx: InvocationContext): AgentInvocation
 export const opencodeAdapter: AgentAdapter = {
   name: 'opencode',
   binary: 'opencode',
+  passEnv: OPENCODE_PASS_ENV,
   buildInvocation: buildOpencodeInvocation,
+  prepareHome: prepareOpencodeHome,
+  modelEndpoint: (env: OperatorEnv) => first(env, 'OPENCODE_BASE_URL', 'OPENAI_BASE_URL') ?? null,
   createParser: createOpencodeParser,
 };

@@ -8,9 +8,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const file = new URL('../package-lock.json', import.meta.url);
+/** @typedef {{ version?: string; dev?: boolean; optional?: boolean; optionalDependencies?: Record<string, string>; [k: string]: unknown }} LockEntry */
+/** @type {{ packages: Record<string, LockEntry>; [k: string]: unknown }} */
 const lock = JSON.parse(readFileSync(file, 'utf8'));
 const pkgs = lock.packages;
 
+/** @param {string} name @returns {{ os: string; cpu: string; musl: boolean } | null} */
 function platformOf(name) {
   const os = /darwin/.test(name) ? 'darwin' : /win32|windows/.test(name) ? 'win32' : /linux/.test(name) ? 'linux' : null;
   const cpu = /arm64|aarch64/.test(name) ? 'arm64' : /x64|x86_64/.test(name) ? 'x64' : null;

@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { chown, existsSync, lstatSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { bwrapArgs } from './sandbox/bwrap.ts';
 import { loopbackEndpoint, type Endpoint } from './sandbox/endpoint.ts';
 import { probeSandbox } from './sandbox/probe.ts';
@@ -119,7 +120,7 @@ export async function isolate(req: IsolationRequest): Promise<IsolationResult> {
     ok: true,
     run: {
       file: 'bwrap',
-      args: bwrapArgs({ workDir: req.workDir, agentHome: req.agentHome, tmpDir: req.tmpDir, hide, network: req.network }, argv),
+      args: bwrapArgs({ workDir: req.workDir, agentHome: req.agentHome, tmpDir: req.tmpDir, hide, readable: readableUnderTmp(req.env.PATH), network: req.network }, argv),
       env: { ...req.env, HOME: req.agentHome },
       mode: 'bwrap',
       notes,
@@ -129,3 +130,27 @@ export async function isolate(req: IsolationRequest): Promise<IsolationResult> {
     },
   };
 }
+
+/** The project root holding this module (the directory with package.json above it). */
+function installRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+/**
+ * What the sandbox's private /tmp would hide but the agent needs: the install root (simulator,
+ * node_modules), node itself, and every PATH entry (a `.../node_modules/.bin` entry brings its
+ * whole project: the bin links point into node_modules). Only directories under /tmp.
+ */
+export function readableUnderTmp(pathVar: string | undefined): string[] {
+  const underTmp = (d: string): boolean => d === '/tmp' || d.startsWith('/tmp/');
+  const dirs = [installRoot(), path.dirname(process.execPath)];
+  for (const entry of (pathVar ?? '').split(':')) {
+    if (!path.isAbsolute(entry)) continue;
+    const m = /^(.*)\/node_modules\/\.bin$/.exec(entry);
+    dirs.push(m?.[1] ? m[1] : entry);
+  }
+  return [...new Set(dirs.filter((d) => underTmp(d) && d !== '/tmp' && existsSync(d)))];
+}
+

@@ -1,9 +1,11 @@
 /** The pure safety decisions: binary allowlist, minimum versions, loopback endpoints, bwrap and container argv. */
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { binaryAllowed } from '../../workers/safety/allowlist.ts';
 import { checkVersion, compareVersions, parseMinVersions, versionIn } from '../../workers/safety/versions.ts';
 import { loopbackEndpoint } from '../../workers/sandbox/endpoint.ts';
 import { bwrapArgs } from '../../workers/sandbox/bwrap.ts';
+import { readableUnderTmp } from '../../workers/isolation.ts';
 import { relayWrap } from '../../workers/sandbox/relay.ts';
 import { containerArgs } from '../../workers/container/container-args.ts';
 import { loadConfig } from '../../lib/config.ts';
@@ -107,5 +109,20 @@ describe('container argv', () => {
     const a = containerArgs({ ...spec, runtime: 'docker', network: 'allow' }, ['x']);
     expect(a[0]).toBe('run');
     expect(a).not.toContain('--network');
+  });
+});
+
+describe('bubblewrap: an install under /tmp stays usable, hidden roots stay hidden', () => {
+  it('re-binds readable dirs after the private /tmp and before the hiding mounts', () => {
+    const args = bwrapArgs({ workDir: '/tmp/app/workspaces/j/work', agentHome: '/tmp/app/workspaces/j/home', tmpDir: '/tmp/app/workspaces/j/tmp', hide: ['/tmp/app/workspaces', '/tmp/app/var'], readable: ['/tmp/app'], network: 'allow' }, ['claude']);
+    const at = (...seq: string[]): number => args.findIndex((_, i) => seq.every((s, k) => args[i + k] === s));
+    expect(at('--tmpfs', '/tmp')).toBeLessThan(at('--ro-bind', '/tmp/app', '/tmp/app'));
+    expect(at('--ro-bind', '/tmp/app', '/tmp/app')).toBeLessThan(at('--tmpfs', '/tmp/app/workspaces'));
+    expect(at('--tmpfs', '/tmp/app/var')).toBeLessThan(at('--bind', '/tmp/app/workspaces/j/work', '/tmp/app/workspaces/j/work'));
+  });
+
+  it('readableUnderTmp keeps only /tmp paths and maps node_modules/.bin to its project', () => {
+    const dirs = readableUnderTmp(`/usr/bin:${os.tmpdir()}:/nonexistent-dir`);
+    expect(dirs.every((d) => d.startsWith('/tmp/'))).toBe(true);
   });
 });

@@ -13,6 +13,12 @@ export interface BwrapSpec {
   tmpDir: string;
   /** Existing directories to hide (workspaces root, artifacts root, var/, the runner's HOME...). */
   hide: string[];
+  /**
+   * Directories under /tmp to keep visible read-only (the sandbox gets a private /tmp): the
+   * install root and PATH entries the agent needs when the orchestrator itself lives under /tmp.
+   * Bound before the hiding mounts, so a hidden root inside one of them stays hidden.
+   */
+  readable?: string[];
   network: 'allow' | 'deny';
 }
 
@@ -20,6 +26,7 @@ export function bwrapArgs(spec: BwrapSpec, argv: string[]): string[] {
   const args = ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
   if (spec.network === 'deny') args.push('--unshare-net');
   args.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp');
+  for (const dir of [...new Set(spec.readable ?? [])].sort((a, b) => a.length - b.length)) args.push('--ro-bind', dir, dir);
   // shortest first: a hidden parent must be mounted before a hidden child inside it; the job's own
   // directories are bound in before the hiding tmpfs mounts are made read-only (not recursive)
   const hide = [...new Set(spec.hide)].sort((a, b) => a.length - b.length);

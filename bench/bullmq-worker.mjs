@@ -3,13 +3,16 @@
  * The BullMQ side of the comparisons: a worker that runs each job's argv as a child process (the
  * same trivial process our runner spawns), `concurrency` at a time, and reports success when it
  * exits 0. Started by bench/compare.ts as:
- *   node bench/bullmq-worker.mjs <bullmq module url> <redis port> <queue name> <concurrency>
+ *   node bench/bullmq-worker.mjs <bench/.peers directory> <redis port> <queue name> <concurrency>
  * Prints "ready" once connected.
  */
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 
-const [, , moduleUrl, port, queueName, concurrency] = process.argv;
-const { Worker } = await import(String(moduleUrl));
+const [, , peersDir, port, queueName, concurrency] = process.argv;
+// the CommonJS build: bullmq's ESM build cannot load ioredis from connection options
+const { Worker } = createRequire(path.join(String(peersDir), 'package.json'))('bullmq');
 
 const worker = new Worker(
   queueName,

@@ -17,7 +17,8 @@
  *  - BullMQ (bench/bullmq-worker.mjs, concurrency 2) on a private redis-server with Redis defaults
  *    (no fsync per write), and the same on Redis with AOF `appendfsync always` (durable like ours);
  *    jobs are added with Queue.add / addBulk; the drain counts from the worker's process start;
- *  - task-spooler: a private server (TS_SOCKET), `tsp -S 2`; jobs are `tsp <argv>`;
+ *  - task-spooler: a private server (TS_SOCKET), `tsp -S 2`; jobs are `tsp <argv>`; its server holds
+ *    at most ~1,000 queued jobs, so its drain runs in batches of 500 (drain times summed);
  *  - nq: `nq <argv>`; nq runs one job at a time per queue directory, so the drain uses two
  *    directories (NQDIR), jobs dealt round-robin. For tsp and nq the drain queues two "blocker" jobs
  *    first (they wait for a file) and counts from the moment the file is created.
@@ -137,8 +138,8 @@ function stepOverhead(home: string, ids: string[], startFile: string, endFile: s
 
 // ---------------------------------------------------------------- BullMQ
 
-async function bullWorker(moduleUrl: string, port: number, queueName: string, concurrency: number): Promise<{ child: ChildProcess; ready: Promise<void>; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [path.join(HERE, 'bullmq-worker.mjs'), moduleUrl, String(port), queueName, String(concurrency)], { env: benchEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+async function bullWorker(peersDir: string, port: number, queueName: string, concurrency: number): Promise<{ child: ChildProcess; ready: Promise<void>; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [path.join(HERE, 'bullmq-worker.mjs'), peersDir, String(port), queueName, String(concurrency)], { env: benchEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = new Promise<void>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
       if (d.toString().includes('ready')) resolve();
@@ -168,7 +169,7 @@ async function bullContender(durable: boolean): Promise<Contender | string> {
   const queueName = 'pickup';
   const queue = new bull.Queue(queueName, { connection: { host: '127.0.0.1', port: redis.port } });
   await queue.waitUntilReady();
-  const worker = await bullWorker(bull.moduleUrl, redis.port, queueName, 2);
+  const worker = await bullWorker(bull.peersDir, redis.port, queueName, 2);
   await worker.ready;
   await sleep(500);
   return {
@@ -194,7 +195,7 @@ async function tspContender(): Promise<Contender | string> {
   const tsp = await ensureBinary('tsp');
   if (!tsp) return 'task-spooler could not be installed';
   const dir = await benchHome('tsp');
-  const env = benchEnv({ TS_SOCKET: path.join(dir, 'tsp.sock'), TMPDIR: dir, TS_MAXFINISHED: '100000', TS_SLOTS: '2' });
+  const env = benchEnv({ TS_SOCKET: path.join(dir, 'tsp.sock'), TMPDIR: dir, TS_MAXFINISHED: '100000', TS_MAXCONN: '100000', TS_SLOTS: '2' });
   await run(tsp, ['-S', '2'], { env });
   await sleep(300);
   return {
@@ -324,7 +325,7 @@ async function drainBull(durable: boolean, n: number): Promise<DrainResult | str
     for (let i = 0; i < n; i += 100) await queue.addBulk(Array.from({ length: Math.min(100, n - i) }, () => ({ name: 'job', data: { argv: ['true'] } })));
     const enqueueS = (performance.now() - t) / 1000;
     const t0 = performance.now();
-    const worker = await bullWorker(bull.moduleUrl, redis.port, 'drain', 2);
+    const worker = await bullWorker(bull.peersDir, redis.port, 'drain', 2);
     const done = async (): Promise<number> => {
       const c = await queue.getJobCounts('completed', 'failed');
       return (c.completed ?? 0) + (c.failed ?? 0);
@@ -343,24 +344,40 @@ async function drainBull(durable: boolean, n: number): Promise<DrainResult | str
 
 const BLOCKER = (go: string): string[] => ['sh', '-c', `while [ ! -e '${go}' ]; do sleep 0.002; done`];
 
+/**
+ * tsp's server keeps a connection per queued job and select()s on them: it cannot hold more than
+ * ~1,000 queued jobs (more block the enqueuing client). So the jobs are queued and drained in
+ * batches of at most TSP_BATCH, each released at once; the drain time is the sum of the batches.
+ */
+const TSP_BATCH = 500;
+
 async function drainTsp(n: number): Promise<DrainResult | string> {
   const tsp = await ensureBinary('tsp');
   if (!tsp) return 'task-spooler could not be installed';
   const dir = await benchHome('tsp-drain');
   const env = benchEnv({ TS_SOCKET: path.join(dir, 'tsp.sock'), TMPDIR: dir, TS_MAXFINISHED: '100000', TS_SLOTS: '2' });
-  const go = path.join(dir, 'GO');
+  let enqueueS = 0;
+  let drainS = 0;
+  let finishedBefore = 0;
   try {
     await run(tsp, ['-S', '2'], { env });
-    for (let i = 0; i < 2; i++) await run(tsp, BLOCKER(go), { env });
-    const t = performance.now();
-    for (let i = 0; i < n; i++) await run(tsp, ['true'], { env });
-    const enqueueS = (performance.now() - t) / 1000;
-    const t0 = performance.now();
-    writeFileSync(go, '');
-    const finished = async (): Promise<number> => ((await run(tsp, ['-l'], { env })).stdout.match(/ finished /g) ?? []).length;
-    await waitUntil(async () => (await finished()) >= n + 2, 30 * 60_000, 20);
-    const s = (performance.now() - t0) / 1000;
-    return { name: 'task-spooler (tsp -S 2)', jobs: n, failed: 0, seconds: s, jobs_per_s: n / s, enqueue_per_s: n / enqueueS, loadavg: loadavg() };
+    for (let done = 0, batch = 0; done < n; batch++) {
+      const size = Math.min(TSP_BATCH, n - done);
+      const go = path.join(dir, `GO${batch}`);
+      for (let i = 0; i < 2; i++) await run(tsp, BLOCKER(go), { env });
+      const t = performance.now();
+      for (let i = 0; i < size; i++) await run(tsp, ['true'], { env });
+      enqueueS += (performance.now() - t) / 1000;
+      const t0 = performance.now();
+      writeFileSync(go, '');
+      const target = finishedBefore + size + 2;
+      const finished = async (): Promise<number> => ((await run(tsp, ['-l'], { env })).stdout.match(/ finished /g) ?? []).length;
+      await waitUntil(async () => (await finished()) >= target, 30 * 60_000, 20);
+      drainS += (performance.now() - t0) / 1000;
+      finishedBefore = target;
+      done += size;
+    }
+    return { name: 'task-spooler (tsp -S 2)', jobs: n, failed: 0, seconds: drainS, jobs_per_s: n / drainS, enqueue_per_s: n / enqueueS, loadavg: loadavg() };
   } finally {
     await run(tsp, ['-K'], { env });
     await rm(dir, { recursive: true, force: true });

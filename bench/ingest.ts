@@ -1,14 +1,18 @@
 /**
  * Ingest benchmark: sustained durable `POST /webhook` throughput and latency at 64 concurrent
- * keep-alive connections, side by side with a bare fastify route that answers 202 without
- * writing anything (the ceiling), reported as a ratio.
+ * keep-alive connections, side by side with
+ *  - the HTTP ceiling: the same fastify route answering 202 without writing anything;
+ *  - the disk floor: a bare Node loop (64 at a time, same thread pool) of write + fsync + rename +
+ *    fsync-dir, i.e. the least a durable, atomic, crash-safe enqueue can cost on this disk;
+ * reported as ratios.
  *
- *   node --import tsx bench/ingest.ts [--duration 10] [--connections 64] [--warmup 2]
+ *   node --import tsx bench/ingest.ts [--duration 10] [--connections 64] [--warmup 2] [--quick]
  *
- * Each server runs in its own child process (this file with --serve), so the load generator (a
- * hand-rolled node:http keep-alive client, here) does not share an event loop with it. The
- * durable run's 202s are checked against the job files on disk afterwards. Prints a table and
- * writes bench/results/ingest.json.
+ * Load generator: wrk (apt, installed when missing; one thread, a Lua script for the POST) or,
+ * when wrk is unavailable, a hand-rolled node:http keep-alive client. Each server runs in its own
+ * child process (this file with --serve), so the load generator does not share an event loop with
+ * it. The durable run's 202s are checked against the job files on disk afterwards. Prints a table
+ * and writes bench/results/ingest.json.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +21,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { constants, promises as fsp } from 'node:fs';
+import { benchEnv, loadavg, quickMode, run as runProgram } from './lib.ts';
+import { ensureBinary } from './peers.ts';
 
 const HERE = fileURLToPath(import.meta.url);
 const TOKEN = 'bench-token-0123456789abcdef';
@@ -31,7 +38,7 @@ const PAYLOAD = JSON.stringify({
 /** Servers run with the libuv thread pool the deploy/ units set (fsyncs run on it); override with UV_THREADPOOL_SIZE. */
 const THREADPOOL = process.env.UV_THREADPOOL_SIZE || '32';
 
-type Mode = 'durable' | 'ceiling';
+type Mode = 'durable' | 'ceiling' | 'floor';
 
 interface ServerReady {
   port: number;
@@ -40,7 +47,41 @@ interface ServerReady {
 
 // ---------------------------------------------------------------- server side (child process)
 
+/** The disk floor: `connections` loops of write + fsync + rename + fsync-dir; answers {ops, lat[]} over IPC. */
+async function floorChild(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-floor-'));
+  const body = JSON.stringify({ ...JSON.parse(PAYLOAD) as object, job_id: 'f'.repeat(32), schema_version: '1.0', created_at: new Date().toISOString(), submitted_at: new Date().toISOString() }) + '\n';
+  process.send?.({ port: 0, home: dir } satisfies ServerReady);
+  process.on('message', (m: { seconds: number; connections: number; record: boolean }) => {
+    void (async () => {
+      const lat: number[] = [];
+      let n = 0;
+      const deadline = performance.now() + m.seconds * 1000;
+      const worker = async (w: number): Promise<void> => {
+        for (let i = 0; performance.now() < deadline; i++) {
+          const t0 = performance.now();
+          const tmp = path.join(dir, `.w${w}-${i}-${m.record ? 'r' : 'w'}.tmp`);
+          const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+          await fh.writeFile(body);
+          await fh.sync();
+          await fh.close();
+          await fsp.rename(tmp, path.join(dir, `j${w}-${i}-${m.record ? 'r' : 'w'}.json`));
+          const dh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+          await dh.sync();
+          await dh.close();
+          n++;
+          if (m.record) lat.push(performance.now() - t0);
+        }
+      };
+      const started = performance.now();
+      await Promise.all(Array.from({ length: m.connections }, (_, w) => worker(w)));
+      process.send?.({ n, elapsed: (performance.now() - started) / 1000, lat });
+    })();
+  });
+}
+
 async function serveChild(mode: Mode): Promise<void> {
+  if (mode === 'floor') return floorChild();
   if (mode === 'ceiling') {
     const { default: Fastify } = await import('fastify');
     const app = Fastify({ logger: false });
@@ -63,7 +104,7 @@ async function serveChild(mode: Mode): Promise<void> {
 
 function startServer(mode: Mode): Promise<{ child: ChildProcess; ready: ServerReady }> {
   return new Promise((resolve, reject) => {
-    const child = fork(HERE, ['--serve', mode], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, UV_THREADPOOL_SIZE: THREADPOOL } });
+    const child = fork(HERE, ['--serve', mode], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: benchEnv({ UV_THREADPOOL_SIZE: THREADPOOL }) });
     child.once('message', (m) => resolve({ child, ready: m as ServerReady }));
     child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
   });
@@ -73,6 +114,7 @@ function startServer(mode: Mode): Promise<{ child: ChildProcess; ready: ServerRe
 
 interface RunResult {
   mode: Mode;
+  generator: string;
   requests: number;
   seconds: number;
   rps: number;
@@ -124,18 +166,86 @@ async function load(port: number, connections: number, seconds: number, record: 
 }
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+
+/** wrk's Lua script: the same POST as the node client. */
+function wrkScript(dir: string): string {
+  const file = path.join(dir, 'post.lua');
+  writeFileSync(file, [
+    'wrk.method = "POST"',
+    `wrk.body = ${JSON.stringify(PAYLOAD)}`,
+    'wrk.headers["Content-Type"] = "application/json"',
+    `wrk.headers["Authorization"] = "Bearer ${TOKEN}"`,
+    '',
+  ].join('\n'));
+  return file;
+}
+
+const unitMs = (v: string, unit: string): number => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 1);
+
+/** One wrk run; latencies from its --latency distribution (50/75/90/99 %). */
+async function wrkLoad(wrk: string, port: number, connections: number, seconds: number, script: string): Promise<{ requests: number; elapsed: number; p50: number; p90: number; p99: number; max: number; mean: number; non2xx: number; errors: number }> {
+  const r = await runProgram(wrk, ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '-s', script, `http://127.0.0.1:${port}/webhook`], { timeoutMs: (seconds + 30) * 1000 });
+  const out = r.stdout;
+  const lat = (p: string): number => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s|m)`).exec(out);
+    return m ? unitMs(m[1]!, m[2]!) : NaN;
+  };
+  const stat = /Latency\s+([\d.]+)(us|ms|s|m)\s+([\d.]+)(us|ms|s|m)\s+([\d.]+)(us|ms|s|m)/.exec(out);
+  const reqs = /(\d+) requests in ([\d.]+)(us|ms|s|m)/.exec(out);
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    requests: Number(reqs?.[1] ?? 0),
+    elapsed: reqs ? unitMs(reqs[2]!, reqs[3]!) / 1000 : seconds,
+    p50: lat('50'),
+    p90: lat('90'),
+    p99: lat('99'),
+    max: stat ? unitMs(stat[5]!, stat[6]!) : NaN,
+    mean: stat ? unitMs(stat[1]!, stat[2]!) : NaN,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+    errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+  };
+}
 const round = (n: number, d = 2): number => Math.round(n * 10 ** d) / 10 ** d;
 
-async function bench(mode: Mode, opts: { connections: number; seconds: number; warmup: number }): Promise<RunResult> {
+async function floorRun(child: ChildProcess, seconds: number, connections: number, record: boolean): Promise<{ n: number; elapsed: number; lat: number[] }> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => resolve(m as { n: number; elapsed: number; lat: number[] }));
+    child.send({ seconds, connections, record });
+  });
+}
+
+async function bench(mode: Mode, opts: { connections: number; seconds: number; warmup: number; wrk: string | null; script: string }): Promise<RunResult> {
   const { child, ready } = await startServer(mode);
   try {
+    if (mode === 'floor') {
+      if (opts.warmup > 0) await floorRun(child, opts.warmup, opts.connections, false);
+      const { n, elapsed, lat } = await floorRun(child, opts.seconds, opts.connections, true);
+      const sorted = [...lat].sort((a, b) => a - b);
+      return { mode, generator: 'in-process loop', requests: n, seconds: round(elapsed), rps: round(n / elapsed, 0), p50_ms: round(pct(sorted, 50)), p90_ms: round(pct(sorted, 90)), p99_ms: round(pct(sorted, 99)), max_ms: round(sorted.at(-1) ?? 0), mean_ms: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)), non_2xx: 0, errors: 0, jobs_on_disk: null };
+    }
+    const pendingCount = (): number => (ready.home ? readdirSync(path.join(ready.home, 'var/queue/pending')).filter((f) => f.endsWith('.json')).length : 0);
+    /** Requests the load generator abandoned at its deadline still land: wait until the count is stable. */
+    const settled = async (): Promise<number> => {
+      let last = -1;
+      for (let n = pendingCount(); n !== last; n = pendingCount()) {
+        last = n;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      return last;
+    };
+    if (opts.wrk) {
+      if (opts.warmup > 0) await wrkLoad(opts.wrk, ready.port, opts.connections, opts.warmup, opts.script);
+      const before = await settled();
+      const r = await wrkLoad(opts.wrk, ready.port, opts.connections, opts.seconds, opts.script);
+      return { mode, generator: 'wrk -t1', requests: r.requests, seconds: round(r.elapsed), rps: round(r.requests / r.elapsed, 0), p50_ms: round(r.p50), p90_ms: round(r.p90), p99_ms: round(r.p99), max_ms: round(r.max), mean_ms: round(r.mean), non_2xx: r.non2xx, errors: r.errors, jobs_on_disk: ready.home ? (await settled()) - before : null };
+    }
     if (opts.warmup > 0) await load(ready.port, opts.connections, opts.warmup, false);
-    const before = ready.home ? readdirSync(path.join(ready.home, 'var/queue/pending')).length : 0;
+    const before = await settled();
     const { lat, non2xx, errors, elapsed } = await load(ready.port, opts.connections, opts.seconds, true);
     const sorted = [...lat].sort((a, b) => a - b);
-    const jobs = ready.home ? readdirSync(path.join(ready.home, 'var/queue/pending')).filter((f) => f.endsWith('.json')).length - before : null;
     return {
       mode,
+      generator: 'node:http client',
       requests: lat.length,
       seconds: round(elapsed),
       rps: round(lat.length / elapsed, 0),
@@ -146,7 +256,7 @@ async function bench(mode: Mode, opts: { connections: number; seconds: number; w
       mean_ms: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
       non_2xx: non2xx,
       errors,
-      jobs_on_disk: jobs,
+      jobs_on_disk: ready.home ? (await settled()) - before : null,
     };
   } finally {
     child.kill('SIGKILL');
@@ -160,17 +270,30 @@ function arg(name: string, def: number): number {
   return Number.isFinite(v) && v >= 0 ? v : def;
 }
 
-async function main(): Promise<void> {
-  const serveAt = process.argv.indexOf('--serve');
-  if (serveAt >= 0) return serveChild(process.argv[serveAt + 1] === 'ceiling' ? 'ceiling' : 'durable');
-  const opts = { connections: arg('connections', 64), seconds: arg('duration', 10), warmup: arg('warmup', 2) };
-  process.stdout.write(`ingest bench: ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.seconds} s per server, node ${process.version}, ${os.cpus().length} CPU(s), server UV_THREADPOOL_SIZE=${THREADPOOL}, temp dir ${os.tmpdir()}\n`);
-  const ceiling = await bench('ceiling', opts);
-  const durable = await bench('durable', opts);
-  const rows = [ceiling, durable];
+export interface IngestResults {
+  options: { connections: number; seconds: number; warmup: number };
+  results: RunResult[];
+  ratio: { vs_ceiling: number; vs_floor: number };
+  durable_check: boolean;
+  loadavg: string;
+}
+
+export async function runIngest(o: { quick?: boolean } = {}): Promise<IngestResults> {
+  const quick = o.quick ?? quickMode();
+  const opts = { connections: arg('connections', 64), seconds: arg('duration', quick ? 4 : 10), warmup: arg('warmup', quick ? 1 : 2) };
+  const wrk = await ensureBinary('wrk');
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-'));
+  const script = wrkScript(tmp);
+  process.stdout.write(`\n== ingest: POST /webhook at ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.seconds} s each; load generator ${wrk ? 'wrk -t1' : 'node:http client (wrk unavailable)'}; server UV_THREADPOOL_SIZE=${THREADPOOL}; temp dir ${os.tmpdir()}; load ${loadavg()} ==\n`);
+  const ceiling = await bench('ceiling', { ...opts, wrk, script });
+  const durable = await bench('durable', { ...opts, wrk, script });
+  const floor = await bench('floor', { ...opts, wrk, script });
+  rmSync(tmp, { recursive: true, force: true });
+  const rows = [ceiling, durable, floor];
+  const name = (r: RunResult): string => (r.mode === 'durable' ? 'POST /webhook (durable enqueue)' : r.mode === 'ceiling' ? 'fastify 202, no write (HTTP ceiling)' : 'write+fsync+rename+fsync-dir loop (disk floor)');
   const cols: Array<[string, (r: RunResult) => string]> = [
-    ['server', (r) => (r.mode === 'durable' ? 'POST /webhook (durable)' : 'bare fastify 202 (ceiling)')],
-    ['req/s', (r) => String(r.rps)],
+    ['server', name],
+    ['jobs/s', (r) => String(r.rps)],
     ['p50 ms', (r) => r.p50_ms.toFixed(2)],
     ['p90 ms', (r) => r.p90_ms.toFixed(2)],
     ['p99 ms', (r) => r.p99_ms.toFixed(2)],
@@ -180,19 +303,29 @@ async function main(): Promise<void> {
     ['errors', (r) => String(r.errors)],
   ];
   const widths = cols.map(([h, f]) => Math.max(h.length, ...rows.map((r) => f(r).length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
-  process.stdout.write('\n' + line(cols.map(([h]) => h)) + '\n' + line(widths.map((w) => '-'.repeat(w))) + '\n');
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  process.stdout.write(line(cols.map(([h]) => h)) + '\n' + line(widths.map((w) => '-'.repeat(w))) + '\n');
   for (const r of rows) process.stdout.write(line(cols.map(([, f]) => f(r))) + '\n');
-  const ratio = { throughput: round(durable.rps / Math.max(1, ceiling.rps), 3), p50: round(durable.p50_ms / Math.max(0.001, ceiling.p50_ms), 2), p99: round(durable.p99_ms / Math.max(0.001, ceiling.p99_ms), 2) };
-  process.stdout.write(`\ndurable / ceiling: throughput ×${ratio.throughput}, p50 latency ×${ratio.p50}, p99 latency ×${ratio.p99}\n`);
-  const durableOk = durable.jobs_on_disk === durable.requests - durable.non_2xx;
-  process.stdout.write(`durability check: ${durable.jobs_on_disk} job files for ${durable.requests - durable.non_2xx} accepted requests${durableOk ? ' ✔' : ' ✘'}\n`);
+  const ratio = { vs_ceiling: round(durable.rps / Math.max(1, ceiling.rps), 3), vs_floor: round(durable.rps / Math.max(1, floor.rps), 3) };
+  process.stdout.write(`durable / HTTP ceiling: ×${ratio.vs_ceiling}; durable / disk floor: ×${ratio.vs_floor}\n`);
+  // every 202 has its job file; requests still in flight when wrk stopped (at most one per connection) land too
+  const accepted = durable.requests - durable.non_2xx;
+  const durableOk = durable.jobs_on_disk !== null && durable.jobs_on_disk >= accepted && durable.jobs_on_disk <= accepted + opts.connections;
+  process.stdout.write(`durability check: ${durable.jobs_on_disk} job files for ${accepted} accepted requests (+ up to ${opts.connections} in flight at the cut-off)${durableOk ? ' ✔' : ' ✘'}\n`);
   const outDir = path.join(path.dirname(HERE), 'results');
   mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, 'ingest.json');
-  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, uv_threadpool_size: Number(THREADPOOL), tmpdir: os.tmpdir(), options: opts, results: rows, ratio, durable_check: durableOk }, null, 2) + '\n');
-  process.stdout.write(`written: ${path.relative(process.cwd(), file)}\n`);
+  const res: IngestResults = { options: opts, results: rows, ratio, durable_check: durableOk, loadavg: loadavg() };
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, uv_threadpool_size: Number(THREADPOOL), tmpdir: os.tmpdir(), ...res }, null, 2) + '\n');
+  process.stdout.write(`wrote ${file}\n`);
   if (!durableOk || durable.errors > 0) process.exitCode = 1;
+  return res;
 }
 
-await main();
+const serveAt = process.argv.indexOf('--serve');
+if (serveAt >= 0) {
+  const m = process.argv[serveAt + 1];
+  await serveChild(m === 'ceiling' ? 'ceiling' : m === 'floor' ? 'floor' : 'durable');
+} else if (import.meta.url === `file://${process.argv[1]}`) {
+  await runIngest();
+}

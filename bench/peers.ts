@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import { benchEnv, run, sleep } from './lib.ts';
 
 export const PEERS_DIR = path.resolve(import.meta.dirname, '.peers');
@@ -59,7 +59,8 @@ export async function ensureBinary(bin: keyof typeof APT | string): Promise<stri
 
 export interface BullMQ {
   Queue: new (name: string, opts: { connection: { host: string; port: number } }) => BullQueue;
-  moduleUrl: string;
+  /** Where bullmq is installed (bench/.peers): the worker process loads it from there. */
+  peersDir: string;
 }
 
 export interface BullJob {
@@ -91,9 +92,9 @@ export async function ensureBullmq(): Promise<BullMQ | null> {
       return null;
     }
   }
-  const moduleUrl = pathToFileURL(path.join(PEERS_DIR, 'node_modules', 'bullmq', 'dist', 'esm', 'index.js')).href;
-  const mod = (await import(moduleUrl)) as { Queue: BullMQ['Queue'] };
-  return { Queue: mod.Queue, moduleUrl };
+  // the CommonJS build: bullmq's ESM build cannot load ioredis from connection options
+  const mod = createRequire(path.join(PEERS_DIR, 'package.json'))('bullmq') as { Queue: BullMQ['Queue'] };
+  return { Queue: mod.Queue, peersDir: PEERS_DIR };
 }
 
 export async function freePort(): Promise<number> {

@@ -6,14 +6,14 @@
  *   rename(2) within one filesystem, which is atomic).
  * - Enqueue is durable and never overwrites: temp file in `tmp/` (same filesystem), fsync, link(2)
  *   into the state directory (EEXIST instead of replace), fsync the directory.
- * - A job id is unique across all states: `ids/<job_id>` is reserved with O_EXCL before publishing.
+ * - A job id is unique across all states: `ids/<job_id>` is reserved with O_EXCL, and made durable
+ *   (fsync of ids/, overlapped with the temp file's fsync) before the job is published.
  * - Bad files are never deleted: they are moved to `corrupt/` with a `.reason.txt` beside them.
  */
 import { createHash } from 'node:crypto';
 import { constants, promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
-import { isValidNormalizedJob, parseJsonText } from '../contracts/validate.ts';
 import { OrchestratorError, errnoCode, errorMessage } from '../lib/errors.ts';
 import { fsyncDir, publishFileExclusive, readFileNoFollow, writeFileAtomic } from '../lib/fsutil.ts';
 import { QUEUE_STATES, canMove, isSafeJobId, type QueueState } from './states.ts';
@@ -22,6 +22,18 @@ import { QUEUE_STATES, canMove, isSafeJobId, type QueueState } from './states.ts
 const UNAVAILABLE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE']);
 /** A reservation with no job file anywhere, older than this, is the debris of a crash. */
 const STALE_RESERVATION_MS = 60_000;
+
+/** Ajv and the compiled schemas, loaded on the first validating read (a `status` never needs them). */
+let validation: Promise<typeof import('../contracts/validate.ts')> | undefined;
+const loadValidation = (): Promise<typeof import('../contracts/validate.ts')> => (validation ??= import('../contracts/validate.ts'));
+
+/** The shape `orchestrator status` prints, checked without the schema (display only). */
+function looksLikeJob(v: unknown): v is NormalizedJob {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const j = v as Record<string, unknown>;
+  return typeof j.job_id === 'string' && typeof j.goal === 'string' && Array.isArray(j.steps)
+    && j.steps.every((s: unknown) => s !== null && typeof s === 'object' && typeof (s as Record<string, unknown>).step_id === 'string' && typeof (s as Record<string, unknown>).agent === 'string');
+}
 
 export type MoveResult = 'moved' | 'lost';
 
@@ -80,7 +92,10 @@ export class FsQueue {
     if (!isSafeJobId(id)) throw new OrchestratorError('E_BAD_INPUT', `job_id ${JSON.stringify(id)} is not a safe file name`, { issues: [{ path: '$.job_id', message: 'must match ^[a-zA-Z0-9._-]{8,64}$' }] });
     await this.reserveId(id);
     try {
-      const res = await publishFileExclusive(this.pathOf(state, id), JSON.stringify(job) + '\n', { tmpDir: this.tmpDir });
+      // the reservation's fsync runs alongside the temp file's; the job is linked only once both are done
+      const reserved = fsyncDir(this.idsDir);
+      reserved.catch(() => undefined);
+      const res = await publishFileExclusive(this.pathOf(state, id), JSON.stringify(job) + '\n', { tmpDir: this.tmpDir, beforePublish: reserved });
       if (res === 'exists') throw new OrchestratorError('E_JOB_EXISTS', `job ${id} already exists (in ${state})`, { job_id: id, state });
     } catch (err) {
       // Nothing partial is left behind: release the id so the caller can retry the same job.
@@ -96,8 +111,7 @@ export class FsQueue {
     try {
       const fh = await fsp.open(marker, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
       await fh.close();
-      await fsyncDir(this.idsDir);
-      return;
+      return; // made durable by enqueue(), before the job is published
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') {
         if (UNAVAILABLE.has(errnoCode(err) ?? '')) throw this.unavailable(err, `reserve job id ${id}`);
@@ -128,8 +142,12 @@ export class FsQueue {
     return undefined;
   }
 
-  /** Parse and validate a job file. Never throws for bad content: returns the reason instead. */
-  async readFile(file: string): Promise<ReadOutcome> {
+  /**
+   * Parse and validate a job file. Never throws for bad content: returns the reason instead.
+   * `validate: false` (read-only display: `status`) checks the shape it shows instead of the
+   * whole schema, sparing a short-lived process Ajv's schema compilation (~100 ms).
+   */
+  async readFile(file: string, opts: { validate?: boolean } = {}): Promise<ReadOutcome> {
     let text: string;
     try {
       text = await readFileNoFollow(file);
@@ -140,22 +158,32 @@ export class FsQueue {
       return { ok: false, reason: `unreadable: ${code ?? errorMessage(err)}` };
     }
     let data: unknown;
-    try {
-      data = parseJsonText(text);
-    } catch (err) {
-      return { ok: false, reason: errorMessage(err) };
+    if (opts.validate === false) {
+      try {
+        data = JSON.parse(text);
+      } catch (err) {
+        return { ok: false, reason: errorMessage(err) };
+      }
+      if (!looksLikeJob(data)) return { ok: false, reason: 'not a job (job_id, goal and steps expected)' };
+    } else {
+      const { isValidNormalizedJob, parseJsonText } = await loadValidation();
+      try {
+        data = parseJsonText(text);
+      } catch (err) {
+        return { ok: false, reason: errorMessage(err) };
+      }
+      if (!isValidNormalizedJob(data)) return { ok: false, reason: 'not a valid normalized job (job.schema.json)' };
     }
-    if (!isValidNormalizedJob(data)) return { ok: false, reason: 'not a valid normalized job (job.schema.json)' };
     if (path.basename(file) !== `${data.job_id}.json`) return { ok: false, reason: `file name does not match job_id ${JSON.stringify(data.job_id)}` };
     return { ok: true, job: data };
   }
 
-  /** Read a job by id, wherever it is. */
-  async get(id: string): Promise<{ state: QueueState; job: NormalizedJob } | undefined> {
+  /** Read a job by id, wherever it is (`validate: false`: see readFile). */
+  async get(id: string, opts: { validate?: boolean } = {}): Promise<{ state: QueueState; job: NormalizedJob } | undefined> {
     for (let tries = 0; tries < 3; tries++) {
       const state = await this.locate(id);
       if (!state) return undefined;
-      const out = await this.readFile(this.pathOf(state, id));
+      const out = await this.readFile(this.pathOf(state, id), opts);
       if (out.ok) return { state, job: out.job };
       if (out.reason !== 'ENOENT') throw new OrchestratorError('E_INTERNAL', `job file ${this.pathOf(state, id)} is unreadable: ${out.reason}`);
       // moved between locate and read: look again
@@ -192,9 +220,28 @@ export class FsQueue {
     return (await fsp.readdir(this.dir(state))).filter((n) => !n.startsWith('.'));
   }
 
+  /** Per state: a count and the directory mtime it was taken at (see count()). */
+  private readonly countCache = new Map<QueueState, { mtimeMs: number; count: number }>();
+
+  /**
+   * Jobs in a state. A long-lived caller (the gateway's /metrics and /health) re-lists a directory
+   * only when it changed: its mtime moves with every entry added or removed. A count is reused only
+   * when that mtime was over a second old when it was taken (file system timestamps are coarse: a
+   * change in the same tick could otherwise keep the mtime), so the answer is always exact.
+   */
+  async count(state: QueueState): Promise<number> {
+    const before = await fsp.stat(this.dir(state));
+    const hit = this.countCache.get(state);
+    if (hit && hit.mtimeMs === before.mtimeMs) return hit.count;
+    const count = (await this.list(state)).length;
+    if (Date.now() - before.mtimeMs > 1000) this.countCache.set(state, { mtimeMs: before.mtimeMs, count });
+    else this.countCache.delete(state);
+    return count;
+  }
+
   async counts(): Promise<Record<QueueState, number>> {
     const out = {} as Record<QueueState, number>;
-    for (const s of QUEUE_STATES) out[s] = (await this.list(s)).length;
+    for (const s of QUEUE_STATES) out[s] = await this.count(s);
     return out;
   }
 

@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 /**
  * Queue states, defined once. A job is a `<job_id>.json` file in exactly one of these directories
  * at any instant; the directory IS the job's queue state (no second source of truth).
@@ -28,4 +30,9 @@ export function isQueueState(s: string): s is QueueState {
 export const JOB_ID_RE = /^(?!\.+$)[a-zA-Z0-9._-]{8,64}$/;
 export function isSafeJobId(id: string): boolean {
   return JOB_ID_RE.test(id);
+}
+
+/** A cancel request for a running job: `<queue root>/cancel/<job_id>` (its runner polls for it). */
+export function cancelRequestPath(queueRoot: string, jobId: string): string {
+  return path.join(queueRoot, 'cancel', jobId);
 }

@@ -6,16 +6,20 @@
  *   artifacts/<job_id>/{job.json,state.json,result.json,context.json,report.md,patch.diff,logs.txt,events.jsonl}
  *   artifacts/<job_id>/steps/<step_id>/{result.json,report.md,patch.diff,logs.txt}
  */
-import { promises as fsp } from 'node:fs';
+import { appendFileSync, closeSync, openSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ContextEntry, JobResult, NormalizedJob, StepResult } from '../contracts/index.ts';
-import { assertValidResult } from '../contracts/validate.ts';
 import { pathExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../lib/fsutil.ts';
 import type { JobEvent } from './events.ts';
 import { renderJobReport, renderStepReport } from './report.ts';
 import { buildJobResult, buildStepResult } from './results.ts';
 import { redactText } from './secrets.ts';
 import type { JobState } from './state.ts';
+
+/** Ajv and the compiled schemas, loaded by the first result written (readers such as `status` never need them). */
+async function assertValidResult(result: unknown, where: string): Promise<void> {
+  (await import('../contracts/validate.ts')).assertValidResult(result, where);
+}
 
 export const JOB_FILES = ['job.json', 'state.json', 'result.json', 'context.json', 'report.md', 'patch.diff', 'logs.txt'] as const;
 export const STEP_FILES = ['result.json', 'report.md', 'patch.diff', 'logs.txt'] as const;
@@ -105,7 +109,7 @@ export class JobArtifacts {
   }
 
   async writeStepResult(result: StepResult, goal: string): Promise<void> {
-    assertValidResult(result, `steps/${result.step_id}/result.json`);
+    await assertValidResult(result, `steps/${result.step_id}/result.json`);
     await fsp.mkdir(this.stepDir(result.step_id), { recursive: true });
     await writeJsonAtomic(this.stepFile(result.step_id, 'result.json'), result, { durable: false });
     await writeFileAtomic(this.stepFile(result.step_id, 'report.md'), renderStepReport(result, goal), { durable: false });
@@ -131,22 +135,24 @@ export class JobArtifacts {
     if (jobPatch !== null) await writeFileAtomic(this.file('patch.diff'), redactText(jobPatch).text, { durable: false });
     const patch = jobPatch ?? (await fsp.readFile(this.file('patch.diff'), 'utf8').catch(() => ''));
     const result = buildJobResult(job, state, stepResults, patch);
-    assertValidResult(result, 'result.json');
+    await assertValidResult(result, 'result.json');
     await writeJsonAtomic(this.file('result.json'), result, { durable: state.finished_at !== null });
     await writeFileAtomic(this.file('report.md'), renderJobReport(job, state, result), { durable: false });
     return result;
   }
 
+  // appends are a line or two: synchronous (one open/write/close on the event loop, tens of
+  // microseconds) costs less than three thread-pool round trips (lib/fsutil.ts SMALL_FILE_BYTES)
   async appendLog(line: string): Promise<void> {
-    await fsp.appendFile(this.file('logs.txt'), line.endsWith('\n') ? line : line + '\n');
+    appendSmall(this.file('logs.txt'), line.endsWith('\n') ? line : line + '\n');
   }
 
   async appendStepLog(stepId: string, text: string): Promise<void> {
-    await fsp.appendFile(this.stepFile(stepId, 'logs.txt'), text);
+    appendSmall(this.stepFile(stepId, 'logs.txt'), text);
   }
 
   async appendEvent(ev: JobEvent): Promise<void> {
-    await fsp.appendFile(this.file('events.jsonl'), JSON.stringify(ev) + '\n');
+    appendSmall(this.file('events.jsonl'), JSON.stringify(ev) + '\n');
   }
 
   /** Last `maxChars` characters of a step's log (for the job's aggregated logs). */
@@ -167,8 +173,11 @@ export class JobArtifacts {
 }
 
 async function ensureFile(file: string): Promise<void> {
-  const fh = await fsp.open(file, 'a');
-  await fh.close();
+  closeSync(openSync(file, 'a'));
+}
+
+function appendSmall(file: string, text: string): void {
+  appendFileSync(file, text);
 }
 
 export function initialContext(job: NormalizedJob, nowIso: string): ContextFile {

@@ -8,14 +8,13 @@ import path from 'node:path';
 import type { JobResult, NormalizedJob } from '../contracts/index.ts';
 import type { FsQueue } from '../fsqueue/queue.ts';
 import { Leases, type Lease } from '../fsqueue/lease.ts';
-import { QUEUE_STATES, isSafeJobId, type QueueState } from '../fsqueue/states.ts';
+import { QUEUE_STATES, cancelRequestPath, isSafeJobId, type QueueState } from '../fsqueue/states.ts';
 import type { Config } from '../lib/config.ts';
 import { OrchestratorError } from '../lib/errors.ts';
 import { readJsonIfExists, writeFileAtomic } from '../lib/fsutil.ts';
 import { applyApproval, applyRejection, finish, type HumanAnswer } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
 import { writeFinalArtifacts } from './finalize.ts';
-import { cancelRequestPath } from './job-runner.ts';
 import { initialState, withHistory, type JobState } from './state.ts';
 
 export interface ControlContext {
@@ -28,9 +27,10 @@ function assertId(id: string): void {
   if (!isSafeJobId(id)) throw new OrchestratorError('E_BAD_INPUT', `invalid job id ${JSON.stringify(id)}: expected 8-64 of [A-Za-z0-9._-]`, { issues: [{ path: 'job_id', message: 'not a valid job id' }] });
 }
 
-async function load(ctx: ControlContext, id: string): Promise<{ state: QueueState; job: NormalizedJob; art: JobArtifacts; js: JobState | undefined }> {
+/** `validate: false` for read-only views (see FsQueue.readFile); operations that act on a job validate it. */
+async function load(ctx: ControlContext, id: string, opts: { validate?: boolean } = {}): Promise<{ state: QueueState; job: NormalizedJob; art: JobArtifacts; js: JobState | undefined }> {
   assertId(id);
-  const got = await ctx.queue.get(id);
+  const got = await ctx.queue.get(id, opts);
   if (!got) throw new OrchestratorError('E_JOB_NOT_FOUND', `job ${id} not found in ${ctx.queue.root}`, { job_id: id });
   const art = new JobArtifacts(ctx.config.paths.artifactsRoot, id);
   return { ...got, art, js: await art.readState().catch(() => undefined) };
@@ -46,7 +46,7 @@ export interface JobStatus {
 }
 
 export async function jobStatus(ctx: ControlContext, id: string): Promise<JobStatus> {
-  const { state, job, art, js } = await load(ctx, id);
+  const { state, job, art, js } = await load(ctx, id, { validate: false });
   const result = (await readJsonIfExists<JobResult>(art.file('result.json')).catch(() => undefined)) ?? null;
   return { job_id: id, queue_state: state, job, state: js ?? null, result, artifacts_dir: art.dir };
 }

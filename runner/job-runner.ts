@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { ContextEntry, NormalizedJob, NormalizedStep } from '../contracts/index.ts';
 import type { FsQueue } from '../fsqueue/queue.ts';
 import type { Leases } from '../fsqueue/lease.ts';
-import type { QueueState } from '../fsqueue/states.ts';
+import { cancelRequestPath, type QueueState } from '../fsqueue/states.ts';
 import type { Config } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { pathExists } from '../lib/fsutil.ts';
@@ -60,9 +60,8 @@ export interface Claim {
 
 export type JobRunOutcome = 'finished' | 'parked' | 'handed_back' | 'lease_lost';
 
-export function cancelRequestPath(queueRoot: string, jobId: string): string {
-  return path.join(queueRoot, 'cancel', jobId);
-}
+// defined beside the queue states so that control operations need not load the runner
+export { cancelRequestPath };
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -357,7 +356,12 @@ export class JobExecution {
     if (decision.kind === 'park' && decision.reason === 'rate_limited') this.state = updateStep(this.state, step.step_id, { status: 'retryable' });
     await this.persist();
     await this.updateContext(step, result.summary, result.status);
-    await this.art.writeJobSummary(job, this.state, changed || this.jobPatch === undefined ? await this.computeJobPatch() : this.jobPatch);
+    if (applied.action === 'finish' || applied.action === 'park') {
+      // close() writes the job's summary next (writeFinalArtifacts), from a fresh patch if this step changed it
+      if (changed) this.jobPatch = undefined;
+    } else {
+      await this.art.writeJobSummary(job, this.state, changed || this.jobPatch === undefined ? await this.computeJobPatch() : this.jobPatch);
+    }
     return applied.action;
   }
 

@@ -6,7 +6,7 @@
  * apply with `git apply` on their base (new and binary files included).
  *
  * Cost: every git call forks the runner (see bench/README.md), so the common paths spawn little:
- * a fresh repository is a copy of a per-runner template (no spawn), "is the workdir in a work tree"
+ * a fresh repository is written from an in-memory copy of a template repository (no spawn), "is the workdir in a work tree"
  * is first answered by looking for a `.git` entry (no spawn unless there is one), and committing a
  * step is one spawn (a small sh script running add, diff and commit).
  *
@@ -14,10 +14,10 @@
  * per-job directory, patches are empty and change_status is "unknown" (preparePlainWorkspace()).
  */
 import { execFile } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { mkdirSync, promises as fsp, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { OrchestratorError, errnoCode } from '../lib/errors.ts';
+import { OrchestratorError } from '../lib/errors.ts';
 import { pathExists } from '../lib/fsutil.ts';
 
 const GIT_ENV = {
@@ -86,19 +86,44 @@ export async function head(dir: string): Promise<string> {
 
 /**
  * The fresh repository every non-git job starts from: made once per workspaces root (init + an
- * empty commit, 3 spawns) in a temp directory renamed into place, then copied per job. Its name is
- * not a job id, so retention never takes it for a job's workspace.
+ * empty commit, 3 spawns) in a temp directory renamed into place, then read into memory once and
+ * written out per job (a dozen small files: well under a millisecond, where fs.cp took ~20 ms).
+ * Its name is not a job id, so retention never takes it for a job's workspace.
  */
 const TEMPLATE_NAME = '.template+fresh-repo-v1';
-const templates = new Map<string, Promise<{ dir: string; base: string }>>();
 
-async function readTemplate(dir: string): Promise<{ dir: string; base: string } | undefined> {
-  const text = await fsp.readFile(path.join(dir, '.git', BASE_FILE), 'utf8').catch(() => '');
-  const base = text.trim().split(' ')[0];
-  return base ? { dir, base } : undefined;
+interface RepoSnapshot {
+  base: string;
+  dirs: string[];
+  files: Array<{ rel: string; data: Buffer; mode: number }>;
 }
 
-async function makeTemplate(workspacesRoot: string): Promise<{ dir: string; base: string }> {
+const templates = new Map<string, Promise<RepoSnapshot>>();
+
+function snapshotOf(dir: string, base: string): RepoSnapshot {
+  const snap: RepoSnapshot = { base, dirs: [], files: [] };
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? path.join(rel, e.name) : e.name;
+      if (e.isDirectory()) {
+        snap.dirs.push(r);
+        walk(r);
+      } else if (e.isFile()) {
+        snap.files.push({ rel: r, data: readFileSync(path.join(dir, r)), mode: statSync(path.join(dir, r)).mode & 0o777 });
+      }
+    }
+  };
+  walk('');
+  return snap;
+}
+
+async function readTemplate(dir: string): Promise<RepoSnapshot | undefined> {
+  const text = await fsp.readFile(path.join(dir, '.git', BASE_FILE), 'utf8').catch(() => '');
+  const base = text.trim().split(' ')[0];
+  return base ? snapshotOf(dir, base) : undefined;
+}
+
+async function makeTemplate(workspacesRoot: string): Promise<RepoSnapshot> {
   const dir = path.join(workspacesRoot, TEMPLATE_NAME);
   const existing = await readTemplate(dir);
   if (existing) return existing;
@@ -115,13 +140,13 @@ async function makeTemplate(workspacesRoot: string): Promise<{ dir: string; base
       // another runner published its template first: use that one
       if (!(await readTemplate(dir))) throw err;
     });
-    return (await readTemplate(dir)) ?? { dir, base };
+    return (await readTemplate(dir)) ?? snapshotOf(tmp, base);
   } finally {
     await fsp.rm(tmp, { recursive: true, force: true });
   }
 }
 
-function freshTemplate(workspacesRoot: string): Promise<{ dir: string; base: string }> {
+function freshTemplate(workspacesRoot: string): Promise<RepoSnapshot> {
   let t = templates.get(workspacesRoot);
   if (!t) {
     t = makeTemplate(workspacesRoot);
@@ -133,18 +158,16 @@ function freshTemplate(workspacesRoot: string): Promise<{ dir: string; base: str
 
 /** A fresh repository at `dest` (which must not exist) with the template's empty base commit. */
 async function copyFreshRepo(workspacesRoot: string, dest: string): Promise<string> {
-  for (let tries = 0; ; tries++) {
-    const t = await freshTemplate(workspacesRoot);
-    try {
-      await fsp.cp(t.dir, dest, { recursive: true, errorOnExist: true, force: false });
-      return t.base;
-    } catch (err) {
-      // the template was removed under us (by hand): make it again, once
-      templates.delete(workspacesRoot);
-      await fsp.rm(dest, { recursive: true, force: true });
-      if (tries > 0 || errnoCode(err) !== 'ENOENT') throw err;
-    }
+  const snap = await freshTemplate(workspacesRoot);
+  try {
+    mkdirSync(dest);
+    for (const d of snap.dirs) mkdirSync(path.join(dest, d));
+    for (const f of snap.files) writeFileSync(path.join(dest, f.rel), f.data, { mode: f.mode, flag: 'wx' });
+  } catch (err) {
+    await fsp.rm(dest, { recursive: true, force: true });
+    throw err;
   }
+  return snap.base;
 }
 
 /**

@@ -2,18 +2,23 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { parseJsonText } from '../../contracts/validate.ts';
 import { Leases } from '../../fsqueue/lease.ts';
 import { isQueueState, QUEUE_STATES, type QueueState } from '../../fsqueue/states.ts';
 import { OrchestratorError, errnoCode } from '../../lib/errors.ts';
-import { JobArtifacts } from '../../runner/artifacts.ts';
 import type { JobEvent } from '../../runner/events.ts';
 import { jobStatus, listJobs } from '../../runner/control.ts';
 import { fmtDuration, fmtUsd } from '../../runner/report.ts';
-import { submitJob } from '../../runner/submit.ts';
 import { badInput, cliContext, json, out, type CliContext } from '../context.ts';
-import { followEvents } from '../progress.ts';
-import { followEventsHttp } from '../sse-client.ts';
+
+// submit and logs load what only they need (validation, artifacts, event following) when they run:
+// `status` and `list` start faster without them
+const lazy = {
+  validate: () => import('../../contracts/validate.ts'),
+  artifacts: () => import('../../runner/artifacts.ts'),
+  submit: () => import('../../runner/submit.ts'),
+  progress: () => import('../progress.ts'),
+  sse: () => import('../sse-client.ts'),
+};
 
 export function describeEvent(ev: JobEvent): string | null {
   const d = ev.data as unknown as Record<string, unknown>;
@@ -38,6 +43,7 @@ async function submit(ctx: CliContext, file: string, wait: boolean): Promise<num
   } catch (err) {
     throw new OrchestratorError('E_FILE_NOT_FOUND', `${file}: cannot read (${errnoCode(err) ?? 'error'})`, { file });
   }
+  const [{ parseJsonText }, { submitJob }, { JobArtifacts }, { followEvents }] = await Promise.all([lazy.validate(), lazy.submit(), lazy.artifacts(), lazy.progress()]);
   const raw = parseJsonText(text, { file });
   const res = await submitJob(raw, { queue: ctx.queue, artifactsRoot: ctx.config.paths.artifactsRoot, sourceType: 'manual', file });
   out(`${res.duplicate ? 'duplicate of' : 'queued'} ${res.job.job_id} (${res.state}); artifacts: ${path.join(ctx.config.paths.artifactsRoot, res.job.job_id)}`);
@@ -107,11 +113,13 @@ async function logs(ctx: CliContext, id: string, step: string | undefined, follo
   if (follow && url) {
     // the gateway's SSE feed: the job may run on another machine
     const token = process.env.ORCHESTRATOR_TOKEN || ctx.config.webhook.token || undefined;
+    const { followEventsHttp } = await lazy.sse();
     const final = await followEventsHttp({ baseUrl: url, token, jobId: id, onEvent: show });
     out(`job ${id}: ${final ?? 'unknown'}`);
     return 0;
   }
   const st = await jobStatus(ctx, id);
+  const [{ JobArtifacts }, { followEvents }] = await Promise.all([lazy.artifacts(), lazy.progress()]);
   const art = new JobArtifacts(ctx.config.paths.artifactsRoot, id);
   if (step && !st.job.steps.some((s) => s.step_id === step)) throw badInput(`job ${id} has no step ${JSON.stringify(step)} (steps: ${st.job.steps.map((s) => s.step_id).join(', ')})`, '--step');
   const file = step ? art.stepFile(step, 'logs.txt') : art.file('logs.txt');

@@ -1,0 +1,113 @@
+/**
+ * WORKSPACE_MODE (lib/config.ts, runner/workspace.ts): `git` (default) gives every job its own git
+ * workspace, fresh ones copied from one template repository; `plain` runs the step in an empty
+ * per-job directory without git: empty patches, change_status "unknown". Also the one-spawn step
+ * commit (changed and unchanged trees).
+ */
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { JobResult, StepResult } from '../../contracts/index.ts';
+import { isSafeJobId } from '../../fsqueue/states.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { createRunner, type Runner } from '../../runner/runner.ts';
+import type { JobState } from '../../runner/state.ts';
+import { commitAll, git, isPlainWorkspace, prepareWorkspace } from '../../runner/workspace.ts';
+import { expectQueueInvariants, readJson, submit, tempHome, waitForState, type TempHome } from '../helpers/env.ts';
+
+let home: TempHome | undefined;
+let runner: Runner | undefined;
+
+afterEach(async () => {
+  await runner?.stop({ force: true });
+  await home?.cleanup();
+  runner = undefined;
+  home = undefined;
+});
+
+async function start(env: Record<string, string>): Promise<{ home: TempHome; art: (id: string, ...p: string[]) => string }> {
+  home = await tempHome(env);
+  runner = createRunner({ config: home.config });
+  await runner.start();
+  const h = home;
+  return { home: h, art: (id, ...p) => path.join(h.config.paths.artifactsRoot, id, ...p) };
+}
+
+const writeFile = (name: string, text: string): [string, ...string[]] => ['sh', '-c', `printf '${text}\\n' > ${name}`];
+
+describe('WORKSPACE_MODE', () => {
+  it('is git by default, plain on request, and refuses anything else', () => {
+    expect(loadConfig({}, '/tmp').workspaceMode).toBe('git');
+    expect(loadConfig({ WORKSPACE_MODE: 'plain' }, '/tmp').workspaceMode).toBe('plain');
+    expect(() => loadConfig({ WORKSPACE_MODE: 'none' }, '/tmp')).toThrow(/WORKSPACE_MODE/);
+  });
+
+  it('plain: the step runs in an empty per-job directory, no git; patches are empty and change_status is "unknown"', async () => {
+    const { home: h, art } = await start({ WORKSPACE_MODE: 'plain' });
+    const job = await submit(h, { goal: 'plain', steps: [{ step_id: 'w', agent: 'command', command: writeFile('out.txt', 'hello') }] });
+    expect(await waitForState(h, job.job_id, ['done', 'failed'])).toBe('done');
+    expectQueueInvariants(h);
+
+    const work = path.join(h.config.paths.workspacesRoot, job.job_id, 'work');
+    expect(readFileSync(path.join(work, 'out.txt'), 'utf8')).toBe('hello\n');
+    expect(existsSync(path.join(work, '.git'))).toBe(false);
+    expect(await isPlainWorkspace(h.config.paths.workspacesRoot, job.job_id)).toBe(true);
+
+    const step = readJson<StepResult>(art(job.job_id, 'steps', 'w', 'result.json'));
+    expect(step.status).toBe('success');
+    expect(step.change_status).toBe('unknown');
+    expect(readFileSync(art(job.job_id, 'steps', 'w', 'patch.diff'), 'utf8')).toBe('');
+    const result = readJson<JobResult>(art(job.job_id, 'result.json'));
+    expect(result.change_status).toBe('unknown');
+    expect(readFileSync(art(job.job_id, 'patch.diff'), 'utf8')).toBe('');
+    const state = readJson<JobState>(art(job.job_id, 'state.json'));
+    expect(state.workspace).toBeNull();
+    expect(state.steps[0]).toMatchObject({ base_commit: null, head_commit: null });
+  });
+
+  it('git: fresh workspaces are copies of one template (shared empty base commit), the template is never taken for a job', async () => {
+    const { home: h, art } = await start({});
+    const a = await submit(h, { goal: 'a', steps: [{ step_id: 'w', agent: 'command', command: writeFile('a.txt', 'from a') }] });
+    const b = await submit(h, { goal: 'b', steps: [{ step_id: 'w', agent: 'command', command: ['true'] }] });
+    for (const j of [a, b]) expect(await waitForState(h, j.job_id, ['done', 'failed'])).toBe('done');
+    expectQueueInvariants(h);
+
+    const sa = readJson<JobState>(art(a.job_id, 'state.json'));
+    const sb = readJson<JobState>(art(b.job_id, 'state.json'));
+    expect(sa.workspace?.source).toBe('fresh');
+    expect(sa.workspace?.base_commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(sb.workspace?.base_commit).toBe(sa.workspace?.base_commit);
+
+    // a: the change is committed and in both patches; b: nothing changed
+    const stepA = readJson<StepResult>(art(a.job_id, 'steps', 'w', 'result.json'));
+    expect(stepA.change_status).toBe('changed');
+    expect(stepA.files_changed).toEqual(['a.txt']);
+    expect(readFileSync(art(a.job_id, 'patch.diff'), 'utf8')).toContain('+from a');
+    expect(readJson<StepResult>(art(b.job_id, 'steps', 'w', 'result.json')).change_status).toBe('unchanged');
+    expect(readFileSync(art(b.job_id, 'patch.diff'), 'utf8')).toBe('');
+
+    // the template sits beside the job workspaces under a name that is not a job id (retention skips it)
+    const extra = readdirSync(h.config.paths.workspacesRoot).filter((n) => n !== a.job_id && n !== b.job_id);
+    expect(extra).toHaveLength(1);
+    expect(isSafeJobId(extra[0]!)).toBe(false);
+  });
+
+  it('commitAll: one call commits added, changed and deleted files, and reports an unchanged tree as such', async () => {
+    home = await tempHome();
+    const ws = await prepareWorkspace(home.config.paths.workspacesRoot, 'job-commit-0001', path.join(home.dir, 'no-such-dir'));
+    const same = await commitAll(ws.path, 'nothing', ws.base_commit);
+    expect(same).toEqual({ head: ws.base_commit, changed: false });
+
+    await git(ws.path, ['status']); // a usable repository
+    writeFileSync(path.join(ws.path, 'x.txt'), 'x\n');
+    const first = await commitAll(ws.path, "message with 'quotes' and $VARS", ws.base_commit);
+    expect(first.changed).toBe(true);
+    expect(first.head).toMatch(/^[0-9a-f]{40}$/);
+    expect((await git(ws.path, ['log', '-1', '--format=%s'])).stdout.trim()).toBe("message with 'quotes' and $VARS");
+
+    rmSync(path.join(ws.path, 'x.txt'));
+    const second = await commitAll(ws.path, 'delete', first.head);
+    expect(second.changed).toBe(true);
+    expect((await git(ws.path, ['diff', '--name-status', first.head, second.head])).stdout.trim()).toBe('D\tx.txt');
+  });
+});

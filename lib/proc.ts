@@ -35,45 +35,34 @@ export function pidAlive(pid: number): boolean {
   return st === undefined ? process.platform !== 'linux' : st.state !== 'Z';
 }
 
+/** Pids listed in /proc (empty off Linux). */
+function procPids(): number[] {
+  try {
+    return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** Live (non-zombie) members of a process group. */
 export function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    const st = procStat(e);
-    if (st && st.pgrp === pgid && st.state !== 'Z') out.push(Number(e));
-  }
-  return out;
+  return procPids().filter((pid) => {
+    const st = procStat(pid);
+    return st !== undefined && st.pgrp === pgid && st.state !== 'Z';
+  });
 }
 
 /** Pids of live processes whose environment holds `${RUN_MARKER_VAR}=<runId>` (Linux /proc). */
 export function pidsWithRunMarker(runId: string): number[] {
   const needle = `${RUN_MARKER_VAR}=${runId}`;
-  const out: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    const pid = Number(e);
-    if (pid === process.pid) continue;
+  return procPids().filter((pid) => {
+    if (pid === process.pid) return false;
     try {
-      const env = readFileSync(`/proc/${e}/environ`, 'latin1');
-      if (env.split('\0').includes(needle) && procStat(e)?.state !== 'Z') out.push(pid);
+      return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(needle) && procStat(pid)?.state !== 'Z';
     } catch {
-      // gone, or not ours to read
+      return false; // gone, or not ours to read
     }
-  }
-  return out;
+  });
 }
 
 function signal(pidOrNegGroup: number, sig: NodeJS.Signals): void {

@@ -23,7 +23,8 @@
  *    directories (NQDIR), jobs dealt round-robin. For tsp and nq the drain queues two "blocker" jobs
  *    first (they wait for a file) and counts from the moment the file is created.
  *
- * Run alone: node --import tsx bench/compare.ts [--quick] [--pickups 200] [--jobs 1000] [--only ours,tsp]
+ * Run alone: node --import tsx bench/compare.ts [--quick] [--pickups 200] [--jobs 1000]
+ *   [--systems ours,ours-plain,bullmq,bullmq-aof,tsp,nq]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -165,24 +166,38 @@ async function bullContender(durable: boolean): Promise<Contender | string> {
   if (!bull) return 'bullmq could not be installed';
   const dir = await benchHome(`redis${durable ? '-aof' : ''}`);
   const redis = await startRedis(dir, { durable });
-  if (!redis) return 'redis-server could not be installed or started';
+  if (!redis) {
+    await rm(dir, { recursive: true, force: true });
+    return 'redis-server could not be installed or started';
+  }
   const queueName = 'pickup';
-  const queue = new bull.Queue(queueName, { connection: { host: '127.0.0.1', port: redis.port } });
-  await queue.waitUntilReady();
-  const worker = await bullWorker(bull.peersDir, redis.port, queueName, 2);
-  await worker.ready;
-  await sleep(500);
+  let queue: BullQueue | undefined;
+  let worker: Awaited<ReturnType<typeof bullWorker>> | undefined;
+  try {
+    queue = new bull.Queue(queueName, { connection: { host: '127.0.0.1', port: redis.port } });
+    await queue.waitUntilReady();
+    worker = await bullWorker(bull.peersDir, redis.port, queueName, 2);
+    await worker.ready;
+    await sleep(500);
+  } catch (err) {
+    await worker?.stop();
+    await queue?.close().catch(() => undefined);
+    await redis.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const [q, w] = [queue, worker];
   return {
     name: durable ? 'BullMQ (Redis AOF fsync always)' : 'BullMQ (Redis defaults)',
     async submit(argv) {
-      const job = await queue.add('job', { argv });
+      const job = await q.add('job', { argv });
       return async () => {
         await waitUntil(async () => (await job.isCompleted()) || (await job.isFailed()), 30_000, 2);
       };
     },
     async close() {
-      await worker.stop();
-      await queue.close();
+      await w.stop();
+      await q.close();
       await redis.stop();
       await rm(dir, { recursive: true, force: true });
     },
@@ -317,26 +332,31 @@ async function drainBull(durable: boolean, n: number): Promise<DrainResult | str
   if (!bull) return 'bullmq could not be installed';
   const dir = await benchHome('redis-drain');
   const redis: Redis | null = await startRedis(dir, { durable });
-  if (!redis) return 'redis-server could not be installed or started';
-  const queue: BullQueue = new bull.Queue('drain', { connection: { host: '127.0.0.1', port: redis.port } });
+  if (!redis) {
+    await rm(dir, { recursive: true, force: true });
+    return 'redis-server could not be installed or started';
+  }
+  let queue: BullQueue | undefined;
   try {
-    await queue.waitUntilReady();
+    const q: BullQueue = new bull.Queue('drain', { connection: { host: '127.0.0.1', port: redis.port } });
+    queue = q;
+    await q.waitUntilReady();
     const t = performance.now();
-    for (let i = 0; i < n; i += 100) await queue.addBulk(Array.from({ length: Math.min(100, n - i) }, () => ({ name: 'job', data: { argv: ['true'] } })));
+    for (let i = 0; i < n; i += 100) await q.addBulk(Array.from({ length: Math.min(100, n - i) }, () => ({ name: 'job', data: { argv: ['true'] } })));
     const enqueueS = (performance.now() - t) / 1000;
     const t0 = performance.now();
     const worker = await bullWorker(bull.peersDir, redis.port, 'drain', 2);
     const done = async (): Promise<number> => {
-      const c = await queue.getJobCounts('completed', 'failed');
+      const c = await q.getJobCounts('completed', 'failed');
       return (c.completed ?? 0) + (c.failed ?? 0);
     };
     await waitUntil(async () => (await done()) >= n, 30 * 60_000, 20);
     const s = (performance.now() - t0) / 1000;
-    const failed = (await queue.getJobCounts('failed')).failed ?? 0;
+    const failed = (await q.getJobCounts('failed')).failed ?? 0;
     await worker.stop();
     return { name: durable ? 'BullMQ (Redis AOF fsync always)' : 'BullMQ (Redis defaults)', jobs: n, failed, seconds: s, jobs_per_s: n / s, enqueue_per_s: n / enqueueS, loadavg: loadavg() };
   } finally {
-    await queue.close();
+    await queue?.close().catch(() => undefined);
     await redis.stop();
     await rm(dir, { recursive: true, force: true });
   }
@@ -421,7 +441,7 @@ export async function runCompare(opts: { quick?: boolean; pickups?: number; jobs
   const quick = opts.quick ?? quickMode();
   const nPick = opts.pickups ?? argNum('pickups', quick ? 40 : 200);
   const nDrain = opts.jobs ?? argNum('jobs', quick ? 200 : 1000);
-  const onlyArg = process.argv.indexOf('--only');
+  const onlyArg = process.argv.indexOf('--systems');
   const only = opts.only ?? (onlyArg > 0 ? (process.argv[onlyArg + 1] ?? '').split(',') : undefined);
   const want = (k: string): boolean => !only || only.includes(k);
   const skipped: Record<string, string> = {};

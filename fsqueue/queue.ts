@@ -11,7 +11,7 @@
  * - Bad files are never deleted: they are moved to `corrupt/` with a `.reason.txt` beside them.
  */
 import { createHash } from 'node:crypto';
-import { constants, promises as fsp, statSync } from 'node:fs';
+import { closeSync, constants, openSync, promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
 import { OrchestratorError, errnoCode, errorMessage } from '../lib/errors.ts';
@@ -109,8 +109,7 @@ export class FsQueue {
   private async reserveId(id: string, retried = false): Promise<void> {
     const marker = path.join(this.idsDir, id);
     try {
-      const fh = await fsp.open(marker, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-      await fh.close();
+      closeSync(openSync(marker, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644));
       return; // made durable by enqueue(), before the job is published
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') {

@@ -4,7 +4,7 @@
  * then rename (replace) or link (publish without overwriting), then fsync the directory.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsync, openSync, promises as fsp, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from './errors.ts';
@@ -46,14 +46,18 @@ export function fsyncDir(dir: string): Promise<void> {
   return batch.done;
 }
 
+/** Temp names: pid + a random tag drawn once per process + a counter (unique without a randomBytes call each). */
+const TMP_TAG = randomBytes(4).toString('hex');
+let tmpCounter = 0;
+
 export function tmpName(target: string, tmpDir?: string): string {
-  const base = `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const base = `.${path.basename(target)}.${process.pid}.${TMP_TAG}${(tmpCounter++).toString(36)}.tmp`;
   return path.join(tmpDir ?? path.dirname(target), base);
 }
 
 /**
- * Files up to this size are written (when not fsynced) and read with synchronous calls: a few tens
- * of microseconds on the event loop instead of 3-4 thread-pool round trips each (a job's artifacts
+ * Files up to this size are opened, written and read with synchronous calls: a few tens of
+ * microseconds on the event loop instead of 3-4 thread-pool round trips each (a job's artifacts
  * are ~50 such small files; bench/README.md, step overhead). Larger ones, and every fsync, stay
  * off the event loop.
  */
@@ -63,10 +67,12 @@ const byteLength = (data: string | Uint8Array): number => (typeof data === 'stri
 
 async function writeTemp(tmp: string, data: string | Uint8Array, sync: boolean): Promise<void> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  if (!sync && byteLength(data) <= SMALL_FILE_BYTES) {
+  if (byteLength(data) <= SMALL_FILE_BYTES) {
+    // open and write here; only the fsync (milliseconds) goes to the thread pool
     const fd = openSync(tmp, flags, 0o644);
     try {
       writeFileSync(fd, data);
+      if (sync) await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
     } finally {
       closeSync(fd);
     }
@@ -139,7 +145,7 @@ export async function publishFileExclusive(
     if (errnoCode(err) === 'EEXIST') return 'exists';
     throw err;
   } finally {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    await fsp.unlink(tmp).catch(() => undefined);
   }
   if (durable) await fsyncDir(path.dirname(target));
   return 'created';

@@ -121,10 +121,15 @@ function semanticIssues(job: Job): Issue[] {
 }
 
 /** Validate an already-parsed value as a submitted job. Throws E_SCHEMA naming every offending path. */
-export function validateJob(data: unknown, where: { file?: string } = {}): Job {
+/**
+ * Validate a job payload; throws one E_SCHEMA naming every problem. `also` are problems the caller
+ * found itself (the webhook's project alias), reported in the same error after the schema's.
+ */
+export function validateJob(data: unknown, where: { file?: string } = {}, also: readonly Issue[] = []): Job {
   const { job } = validators();
   const issues = schemaIssues(job, data);
   if (issues.length === 0) issues.push(...semanticIssues(data as Job));
+  issues.push(...also);
   if (issues.length > 0) {
     const loc = where.file ? `${where.file}: ` : '';
     throw new OrchestratorError('E_SCHEMA', `${loc}invalid job: ${issues.length} problem${issues.length > 1 ? 's' : ''}`, { ...where, issues });

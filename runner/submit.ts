@@ -8,7 +8,7 @@ import { normalizeJob } from '../contracts/normalize.ts';
 import { validateJob } from '../contracts/validate.ts';
 import type { FsQueue } from '../fsqueue/queue.ts';
 import type { QueueState } from '../fsqueue/states.ts';
-import { OrchestratorError } from '../lib/errors.ts';
+import { OrchestratorError, type Issue } from '../lib/errors.ts';
 import { newJobId } from '../lib/ids.ts';
 import { park } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
@@ -24,6 +24,8 @@ export interface SubmitOptions {
   /** Applied after validation (e.g. the workdir of a project alias, never the payload's). */
   override?: Partial<Pick<Job, 'workdir' | 'project_id' | 'source'>>;
   file?: string;
+  /** Problems the caller found beside the schema's (the webhook's project alias): one E_SCHEMA names them all. */
+  issues?: readonly Issue[];
 }
 
 export interface Submitted {
@@ -35,7 +37,7 @@ export interface Submitted {
 
 export async function submitJob(raw: unknown, opts: SubmitOptions): Promise<Submitted> {
   const now = opts.now ?? (() => new Date());
-  const valid = validateJob(raw, opts.file ? { file: opts.file } : {});
+  const valid = validateJob(raw, opts.file ? { file: opts.file } : {}, opts.issues);
   const job = normalizeJob({ ...valid, ...opts.override }, { now: now(), newId: newJobId, sourceType: opts.sourceType });
   const key = opts.idempotencyKey ?? job.idempotency_key;
   if (key) {

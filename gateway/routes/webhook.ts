@@ -9,8 +9,7 @@
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Job } from '../../contracts/index.ts';
-import { validateJob } from '../../contracts/validate.ts';
-import { OrchestratorError, isOrchestratorError, type Issue } from '../../lib/errors.ts';
+import { OrchestratorError, type Issue } from '../../lib/errors.ts';
 import { submitJob } from '../../runner/submit.ts';
 import { mayAccessProject, type Principal } from '../auth.ts';
 import { decodeJsonBody } from '../body.ts';
@@ -95,16 +94,8 @@ export function registerWebhookRoute(app: FastifyInstance, ctx: GatewayContext):
     const event = headerValue(req, 'x-github-event');
     const meta: Record<string, unknown> = { via: principal.id, ...(delivery ? { delivery_id: delivery } : {}), ...(event && /^[\w.-]{1,64}$/.test(event) ? { event } : {}) };
     const decision = decideProject(raw, principal, ctx.config.projectAliases, meta);
-    const issues: Issue[] = [];
-    try {
-      validateJob(raw);
-    } catch (err) {
-      if (!isOrchestratorError(err) || err.code !== 'E_SCHEMA') throw err;
-      issues.push(...(err.details.issues ?? []));
-    }
-    issues.push(...decision.issues);
-    if (issues.length) throw new OrchestratorError('E_SCHEMA', `invalid job: ${issues.length} problem${issues.length > 1 ? 's' : ''}`, { issues });
-    const res = await submitJob(raw, { queue: ctx.queue, artifactsRoot: ctx.config.paths.artifactsRoot, sourceType: 'webhook', ...(key ? { idempotencyKey: key } : {}), override: decision.override, now: ctx.now });
+    // one validation pass: the schema's problems and the alias's, in one E_SCHEMA
+    const res = await submitJob(raw, { queue: ctx.queue, artifactsRoot: ctx.config.paths.artifactsRoot, sourceType: 'webhook', ...(key ? { idempotencyKey: key } : {}), override: decision.override, issues: decision.issues, now: ctx.now });
     const id = res.job.job_id;
     if (!res.duplicate) ctx.log.info({ job_id: id, principal: principal.id, state: res.state }, 'job submitted');
     return json(reply, res.duplicate ? 200 : 202, {

@@ -37,6 +37,8 @@ const PAYLOAD = JSON.stringify({
 
 /** Servers run with the libuv thread pool the deploy/ units set (fsyncs run on it); override with UV_THREADPOOL_SIZE. */
 const THREADPOOL = process.env.UV_THREADPOOL_SIZE || '32';
+/** BENCH_CPU_PROF=<dir>: the durable server runs with --cpu-prof and writes its profile there. */
+const PROFILE_DIR = process.env.BENCH_CPU_PROF;
 
 type Mode = 'durable' | 'ceiling' | 'floor';
 
@@ -99,12 +101,13 @@ async function serveChild(mode: Mode): Promise<void> {
   const config = loadConfig({ ORCHESTRATOR_HOME: home, WEBHOOK_TOKEN: TOKEN, WEBHOOK_RATE_LIMIT_PER_MIN: '0' }, home);
   const gw = createGateway({ config });
   const { port } = await gw.listen({ host: '127.0.0.1', port: 0 });
+  if (PROFILE_DIR) process.once('SIGINT', () => process.exit(0));
   process.send?.({ port, home } satisfies ServerReady);
 }
 
 function startServer(mode: Mode): Promise<{ child: ChildProcess; ready: ServerReady }> {
   return new Promise((resolve, reject) => {
-    const child = fork(HERE, ['--serve', mode], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: benchEnv({ UV_THREADPOOL_SIZE: THREADPOOL }) });
+    const child = fork(HERE, ['--serve', mode], { execArgv: ['--import', 'tsx', ...(PROFILE_DIR && mode === 'durable' ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: benchEnv({ UV_THREADPOOL_SIZE: THREADPOOL }) });
     child.once('message', (m) => resolve({ child, ready: m as ServerReady }));
     child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
   });
@@ -259,7 +262,12 @@ async function bench(mode: Mode, opts: { connections: number; seconds: number; w
       jobs_on_disk: ready.home ? (await settled()) - before : null,
     };
   } finally {
-    child.kill('SIGKILL');
+    if (PROFILE_DIR && mode === 'durable') {
+      // a clean exit, so that --cpu-prof writes its profile
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      await exited;
+    } else child.kill('SIGKILL');
     if (ready.home) rmSync(ready.home, { recursive: true, force: true });
   }
 }

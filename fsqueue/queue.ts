@@ -11,11 +11,11 @@
  * - Bad files are never deleted: they are moved to `corrupt/` with a `.reason.txt` beside them.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, openSync, promises as fsp, statSync } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
 import { OrchestratorError, errnoCode, errorMessage } from '../lib/errors.ts';
-import { fsyncDir, publishFileExclusive, readFileNoFollow, writeFileAtomic } from '../lib/fsutil.ts';
+import { createEmptyExclusive, fsyncDir, publishFileExclusive, readFileNoFollow, writeFileAtomic } from '../lib/fsutil.ts';
 import { QUEUE_STATES, canMove, isSafeJobId, type QueueState } from './states.ts';
 
 /** Errors that mean "the queue cannot be written right now" (the caller may retry). */
@@ -109,13 +109,11 @@ export class FsQueue {
   private async reserveId(id: string, retried = false): Promise<void> {
     const marker = path.join(this.idsDir, id);
     try {
-      closeSync(openSync(marker, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644));
-      return; // made durable by enqueue(), before the job is published
+      // made durable by enqueue(), before the job is published
+      if ((await createEmptyExclusive(marker)) === 'created') return;
     } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') {
-        if (UNAVAILABLE.has(errnoCode(err) ?? '')) throw this.unavailable(err, `reserve job id ${id}`);
-        throw err;
-      }
+      if (UNAVAILABLE.has(errnoCode(err) ?? '')) throw this.unavailable(err, `reserve job id ${id}`);
+      throw err;
     }
     const where = await this.locate(id);
     if (where) throw new OrchestratorError('E_JOB_EXISTS', `job ${id} already exists (in ${where})`, { job_id: id, state: where });

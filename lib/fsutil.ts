@@ -4,7 +4,7 @@
  * then rename (replace) or link (publish without overwriting), then fsync the directory.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsync, openSync, promises as fsp, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsync, open, openSync, promises as fsp, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from './errors.ts';
@@ -56,20 +56,38 @@ export function tmpName(target: string, tmpDir?: string): string {
 }
 
 /**
- * Files up to this size are opened, written and read with synchronous calls: a few tens of
+ * Files up to this size are written and read with synchronous calls once open: a few tens of
  * microseconds on the event loop instead of 3-4 thread-pool round trips each (a job's artifacts
- * are ~50 such small files; bench/README.md, step overhead). Larger ones, and every fsync, stay
- * off the event loop.
+ * are ~50 such small files; bench/README.md, step overhead). Larger ones, every fsync and every
+ * file CREATION stay off the event loop: creating an inode can block for a millisecond or more
+ * (ext4 scanning its inode bitmap past recently deleted inodes, or waiting for a journal commit),
+ * which measured as half of the gateway's time under load when done synchronously (bench/README.md).
  */
 export const SMALL_FILE_BYTES = 256 * 1024;
 
 const byteLength = (data: string | Uint8Array): number => (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
 
+/** open(2) on the thread pool (one round trip; the callback API, lighter than a FileHandle). */
+export function openAsync(file: string, flags: number, mode = 0o644): Promise<number> {
+  return new Promise((resolve, reject) => open(file, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+/** Create `file` empty if it does not exist (O_EXCL: "exists" otherwise), off the event loop. */
+export async function createEmptyExclusive(file: string): Promise<'created' | 'exists'> {
+  try {
+    closeSync(await openAsync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL));
+    return 'created';
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') return 'exists';
+    throw err;
+  }
+}
+
 async function writeTemp(tmp: string, data: string | Uint8Array, sync: boolean): Promise<void> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
   if (byteLength(data) <= SMALL_FILE_BYTES) {
-    // open and write here; only the fsync (milliseconds) goes to the thread pool
-    const fd = openSync(tmp, flags, 0o644);
+    // the creation and the fsync go to the thread pool; the write (to the page cache) is done here
+    const fd = await openAsync(tmp, flags);
     try {
       writeFileSync(fd, data);
       if (sync) await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));

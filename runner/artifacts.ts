@@ -6,10 +6,10 @@
  *   artifacts/<job_id>/{job.json,state.json,result.json,context.json,report.md,patch.diff,logs.txt,events.jsonl}
  *   artifacts/<job_id>/steps/<step_id>/{result.json,report.md,patch.diff,logs.txt}
  */
-import { appendFileSync, closeSync, openSync, promises as fsp } from 'node:fs';
+import { appendFileSync, closeSync, constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ContextEntry, JobResult, NormalizedJob, StepResult } from '../contracts/index.ts';
-import { pathExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../lib/fsutil.ts';
+import { openAsync, pathExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../lib/fsutil.ts';
 import type { JobEvent } from './events.ts';
 import { renderJobReport, renderStepReport } from './report.ts';
 import { buildJobResult, buildStepResult } from './results.ts';
@@ -63,22 +63,25 @@ export class JobArtifacts {
    */
   async init(job: NormalizedJob, state: JobState, opts: { durableState?: boolean } = {}): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true });
+    // the files are independent: created side by side on the thread pool (each creation can block
+    // for a millisecond; lib/fsutil.ts), the step directories first
+    await Promise.all(job.steps.map((s) => fsp.mkdir(this.stepDir(s.step_id), { recursive: true })));
     const jobText = JSON.stringify(job, null, 2) + '\n';
+    const writes: Array<Promise<unknown>> = [
+      this.writeState(state, { durable: opts.durableState ?? true }),
+      ...['logs.txt', 'patch.diff', 'events.jsonl'].map((name) => ensureFile(this.file(name))),
+    ];
     if (jobText !== this.writtenJob) {
-      await writeFileAtomic(this.file('job.json'), jobText, { durable: false });
-      this.writtenJob = jobText;
+      writes.push(writeFileAtomic(this.file('job.json'), jobText, { durable: false }).then(() => (this.writtenJob = jobText)));
     }
-    await this.writeState(state, { durable: opts.durableState ?? true });
-    if (!(await pathExists(this.file('context.json')))) await this.writeContext(initialContext(job, state.updated_at));
-    for (const name of ['logs.txt', 'patch.diff', 'events.jsonl']) await ensureFile(this.file(name));
+    const unlessExists = (file: string, write: () => Promise<unknown>): Promise<unknown> => pathExists(file).then((e) => (e ? undefined : write()));
+    writes.push(unlessExists(this.file('context.json'), () => this.writeContext(initialContext(job, state.updated_at))));
     for (const s of job.steps) {
-      await fsp.mkdir(this.stepDir(s.step_id), { recursive: true });
-      await ensureFile(this.stepFile(s.step_id, 'logs.txt'));
-      await ensureFile(this.stepFile(s.step_id, 'patch.diff'));
-      if (!(await pathExists(this.stepFile(s.step_id, 'result.json')))) {
-        await this.writeStepResult(buildStepResult(job, s.step_id, state, {}), job.goal);
-      }
+      writes.push(ensureFile(this.stepFile(s.step_id, 'logs.txt')), ensureFile(this.stepFile(s.step_id, 'patch.diff')));
+      writes.push(unlessExists(this.stepFile(s.step_id, 'result.json'), () => this.writeStepResult(buildStepResult(job, s.step_id, state, {}), job.goal)));
     }
+    await Promise.all(writes);
+    // the job's summary reads the step results just written
     if (!(await pathExists(this.file('result.json')))) await this.writeJobSummary(job, state, '');
   }
 
@@ -172,8 +175,9 @@ export class JobArtifacts {
   }
 }
 
+/** Create `file` empty unless it exists (never truncates), off the event loop. */
 async function ensureFile(file: string): Promise<void> {
-  closeSync(openSync(file, 'a'));
+  closeSync(await openAsync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND));
 }
 
 function appendSmall(file: string, text: string): void {

@@ -119,7 +119,7 @@ export class JobArtifacts {
   }
 
   async writeStepPatch(stepId: string, patch: string): Promise<void> {
-    await writeFileAtomic(this.stepFile(stepId, 'patch.diff'), patch, { durable: false });
+    await writeUnlessSameEmpty(this.stepFile(stepId, 'patch.diff'), patch);
   }
 
   async readStepResult(stepId: string): Promise<StepResult | undefined> {
@@ -135,7 +135,7 @@ export class JobArtifacts {
     }
     // the job patch is recomputed from git at every write: secrets a step's check redacted in its own
     // patch would come back here, so it is redacted on the way out (runner/secrets.ts)
-    if (jobPatch !== null) await writeFileAtomic(this.file('patch.diff'), redactText(jobPatch).text, { durable: false });
+    if (jobPatch !== null) await writeUnlessSameEmpty(this.file('patch.diff'), redactText(jobPatch).text);
     const patch = jobPatch ?? (await fsp.readFile(this.file('patch.diff'), 'utf8').catch(() => ''));
     const result = buildJobResult(job, state, stepResults, patch);
     await assertValidResult(result, 'result.json');
@@ -173,6 +173,15 @@ export class JobArtifacts {
       await fh.close();
     }
   }
+}
+
+/**
+ * Replace `file` with `text` (not fsynced), except when both are empty: an unchanged step's patch
+ * stays the empty file made at claim time (a replace costs an inode; lib/fsutil.ts).
+ */
+async function writeUnlessSameEmpty(file: string, text: string): Promise<void> {
+  if (text === '' && (await fsp.lstat(file).then((st) => st.isFile() && st.size === 0, () => false))) return;
+  await writeFileAtomic(file, text, { durable: false });
 }
 
 /** Create `file` empty unless it exists (never truncates), off the event loop. */

@@ -146,7 +146,9 @@ export class JobExecution {
         const nonGit = this.ctx.config.enableRealCli && ws.source === 'fresh' ? this.ctx.config.agents.nonGitWorkdirStatus : null;
         if (nonGit) return await this.nonGitWorkdir(workdir, nonGit);
       }
-      await this.persist({ durable: false });
+      // the workspace reaches state.json with the next write, which every path out of loop() makes
+      // (the attempt's durable one before any agent runs); a crash before it finds the workspace
+      // again by its base file (prepareWorkspace)
       return await this.loop();
     } catch (err) {
       if (this.claim.lost) return 'lease_lost';
@@ -354,7 +356,9 @@ export class JobExecution {
     const applied = applyDecision(job, this.state, step.step_id, decision, finishedAt, waitMessage);
     this.state = applied.state;
     if (decision.kind === 'park' && decision.reason === 'rate_limited') this.state = updateStep(this.state, step.step_id, { status: 'retryable' });
-    await this.persist();
+    // finish/park: close() persists this state (with its queue state) right after, fenced; one
+    // durable write instead of two
+    if (applied.action !== 'finish' && applied.action !== 'park') await this.persist();
     await this.updateContext(step, result.summary, result.status);
     if (applied.action === 'finish' || applied.action === 'park') {
       // close() writes the job's summary next (writeFinalArtifacts), from a fresh patch if this step changed it

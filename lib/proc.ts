@@ -52,11 +52,64 @@ export function groupMembers(pgid: number): number[] {
   });
 }
 
-/** Pids of live processes whose environment holds `${RUN_MARKER_VAR}=<runId>` (Linux /proc). */
-export function pidsWithRunMarker(runId: string): number[] {
+/**
+ * Where a run's processes can be: each one carrying its marker descends from the run's first
+ * process, so its pid was allocated after that one's, unless the pid counter wrapped since.
+ * `forksBefore` is the kernel's task counter (/proc/stat `processes`) read BEFORE the spawn.
+ */
+export interface RunOrigin {
+  pid: number;
+  forksBefore: number;
+}
+
+/**
+ * Pure: the lowest pid a process of the run can have now, or 0 (look at every pid). Since the
+ * spawn the pid cursor moved by at most one per task created (forksNow - forksBefore) plus one
+ * per pid in use it skipped (at most the live tasks); if that cannot reach pid_max from the run's
+ * first pid, nothing wrapped and every later pid is above it.
+ */
+export function lowestRunPid(origin: RunOrigin, now: { forks: number; liveTasks: number; pidMax: number }): number {
+  const maxAdvance = now.forks - origin.forksBefore + now.liveTasks;
+  return maxAdvance >= 0 && origin.pid + maxAdvance < now.pidMax ? origin.pid : 0;
+}
+
+/** Tasks created since boot (/proc/stat `processes`), or undefined off Linux. */
+export function forkCounter(): number | undefined {
+  try {
+    const m = /^processes (\d+)$/m.exec(readFileSync('/proc/stat', 'latin1'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let pidMaxCached: number | undefined;
+
+function scanFloor(origin: RunOrigin | undefined): number {
+  if (!origin) return 0;
+  const forks = forkCounter();
+  if (forks === undefined) return 0;
+  try {
+    // /proc/loadavg: "0.00 0.01 0.05 1/123 4567": 123 = tasks that exist now
+    const liveTasks = Number(readFileSync('/proc/loadavg', 'latin1').split(' ')[3]?.split('/')[1]);
+    pidMaxCached ??= Number(readFileSync('/proc/sys/kernel/pid_max', 'latin1').trim());
+    if (!Number.isFinite(liveTasks) || !Number.isFinite(pidMaxCached)) return 0;
+    return lowestRunPid(origin, { forks, liveTasks, pidMax: pidMaxCached });
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Pids of live processes whose environment holds `${RUN_MARKER_VAR}=<runId>` (Linux /proc). With
+ * the run's origin, only pids allocated since its spawn are read (a scan of every process's
+ * environment cost ~1.5 ms after each step; bench/README.md).
+ */
+export function pidsWithRunMarker(runId: string, origin?: RunOrigin): number[] {
   const needle = `${RUN_MARKER_VAR}=${runId}`;
+  const floor = scanFloor(origin);
   return procPids().filter((pid) => {
-    if (pid === process.pid) return false;
+    if (pid === process.pid || pid < floor) return false;
     try {
       return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(needle) && procStat(pid)?.state !== 'Z';
     } catch {
@@ -74,13 +127,13 @@ function signal(pidOrNegGroup: number, sig: NodeJS.Signals): void {
 }
 
 /** Signal a process group and every process carrying the run marker. */
-export function signalRun(pgid: number | undefined, runId: string | undefined, sig: NodeJS.Signals): void {
+export function signalRun(pgid: number | undefined, runId: string | undefined, sig: NodeJS.Signals, origin?: RunOrigin): void {
   if (pgid && pgid > 1) signal(-pgid, sig);
-  if (runId) for (const pid of pidsWithRunMarker(runId)) signal(pid, sig);
+  if (runId) for (const pid of pidsWithRunMarker(runId, origin)) signal(pid, sig);
 }
 
 /** Is anything of this run still alive? */
-export function runAlive(pgid: number | undefined, runId: string | undefined): boolean {
+export function runAlive(pgid: number | undefined, runId: string | undefined, origin?: RunOrigin): boolean {
   if (pgid && pgid > 1) {
     try {
       process.kill(-pgid, 0);
@@ -89,7 +142,7 @@ export function runAlive(pgid: number | undefined, runId: string | undefined): b
       // group empty
     }
   }
-  return runId ? pidsWithRunMarker(runId).length > 0 : false;
+  return runId ? pidsWithRunMarker(runId, origin).length > 0 : false;
 }
 
 /** Does the process group still have a live (non-zombie) member? */
@@ -106,19 +159,20 @@ function groupAlive(pgid: number | undefined): boolean {
 /**
  * TERM, wait up to `graceMs`, then KILL whatever is left. Resolves when nothing is left (or after KILL).
  * The usual case, after an agent exited cleanly, costs one /proc scan: when that scan finds no
- * marked process and the group is empty, nothing of the run is left to wait for.
+ * marked process and the group is empty, nothing of the run is left to wait for. `origin` (the
+ * executor's, from its own spawn) narrows the scans to pids allocated since; recovery has none.
  */
-export async function killRun(pgid: number | undefined, runId: string | undefined, graceMs: number): Promise<void> {
-  const marked = runId ? pidsWithRunMarker(runId) : [];
+export async function killRun(pgid: number | undefined, runId: string | undefined, graceMs: number, origin?: RunOrigin): Promise<void> {
+  const marked = runId ? pidsWithRunMarker(runId, origin) : [];
   if (pgid && pgid > 1) signal(-pgid, 'SIGTERM');
   for (const pid of marked) signal(pid, 'SIGTERM');
   if (marked.length === 0 && !groupAlive(pgid)) return;
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (!runAlive(pgid, runId)) return;
+    if (!runAlive(pgid, runId, origin)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  signalRun(pgid, runId, 'SIGKILL');
+  signalRun(pgid, runId, 'SIGKILL', origin);
   // a KILL is not ignorable; give the kernel a moment to reap
-  for (let i = 0; i < 20 && runAlive(pgid, runId); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 20 && runAlive(pgid, runId, origin); i++) await new Promise((r) => setTimeout(r, 25));
 }

@@ -14,7 +14,7 @@
 import { execa } from 'execa';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { killRun, RUN_MARKER_VAR } from '../lib/proc.ts';
+import { forkCounter, killRun, RUN_MARKER_VAR } from '../lib/proc.ts';
 import { LineSplitter } from './line-splitter.ts';
 
 export interface ExecRequest {
@@ -84,6 +84,7 @@ export async function runProcess(req: ExecRequest): Promise<ExecResult> {
     log.write(out);
   };
 
+  const forksBefore = forkCounter();
   const child = execa(req.file, req.args, {
     cwd: req.cwd,
     env: { ...req.env, [RUN_MARKER_VAR]: req.runId },
@@ -104,7 +105,8 @@ export async function runProcess(req: ExecRequest): Promise<ExecResult> {
   if (pid) req.onSpawn?.(pid);
 
   let killing: Promise<void> | undefined;
-  const kill = (): Promise<void> => (killing ??= pid ? killRun(pid, req.runId, req.killGraceMs) : Promise.resolve());
+  const origin = pid && forksBefore !== undefined ? { pid, forksBefore } : undefined;
+  const kill = (): Promise<void> => (killing ??= pid ? killRun(pid, req.runId, req.killGraceMs, origin) : Promise.resolve());
 
   let idleTimer: NodeJS.Timeout | undefined;
   const armIdle = (): void => {

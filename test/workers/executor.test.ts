@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pidAlive, pidsWithRunMarker } from '../../lib/proc.ts';
+import { forkCounter, lowestRunPid, pidAlive, pidsWithRunMarker } from '../../lib/proc.ts';
 import { runProcess, type ExecRequest } from '../../workers/executor.ts';
 
 const FIX = path.resolve(__dirname, '../fixtures');
@@ -50,6 +50,33 @@ describe('executor: killing', () => {
   it('a missing binary is a spawn error, not a hang', async () => {
     const res = await runProcess(req({ file: 'definitely-not-a-binary-xyz' }));
     expect(res.spawnError).toMatch(/ENOENT/);
+  });
+});
+
+describe('executor: the run-marker scan', () => {
+  it('an agent that exits at once, leaving a child in its own session, has that child killed after its exit', async () => {
+    // the escaped child sleeps; only the run marker in its environment ties it to the run
+    const script = "const c = require('node:child_process').spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { detached: true, stdio: 'ignore' }); console.log(c.pid); c.unref();";
+    const lines: string[] = [];
+    const r = req({ args: ['-e', script], onLine: (l) => lines.push(l) });
+    const res = await runProcess(r);
+    expect(res.exitCode).toBe(0);
+    const escaped = Number(lines[0]);
+    expect(escaped).toBeGreaterThan(0);
+    expect(pidAlive(escaped)).toBe(false);
+  });
+
+  it('finds a marked process above the origin pid, and looks at every pid when the counter may have wrapped', () => {
+    const forks = forkCounter();
+    expect(forks).toBeGreaterThan(0);
+    // the run's first process: no task created since, 100 alive, plenty of room below pid_max
+    expect(lowestRunPid({ pid: 5000, forksBefore: 900 }, { forks: 901, liveTasks: 100, pidMax: 4_194_304 })).toBe(5000);
+    // enough tasks created since the spawn to wrap a small pid_max: every pid is a candidate
+    expect(lowestRunPid({ pid: 30_000, forksBefore: 900 }, { forks: 3_900, liveTasks: 100, pidMax: 32_768 })).toBe(0);
+    // the skips over pids in use count too
+    expect(lowestRunPid({ pid: 30_000, forksBefore: 900 }, { forks: 2_000, liveTasks: 1_700, pidMax: 32_768 })).toBe(0);
+    // a counter that went backwards (another pid namespace's view): no floor
+    expect(lowestRunPid({ pid: 5000, forksBefore: 900 }, { forks: 800, liveTasks: 10, pidMax: 4_194_304 })).toBe(0);
   });
 });
 

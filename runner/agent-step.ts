@@ -115,8 +115,7 @@ export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
   const real = config.enableRealCli;
   const tmpDir = path.join(req.jobWorkspaceRoot, 'tmp');
   const agentHome = path.join(req.jobWorkspaceRoot, 'home', req.step.agent);
-  await fsp.mkdir(tmpDir, { recursive: true });
-  await fsp.mkdir(agentHome, { recursive: true });
+  await Promise.all([fsp.mkdir(tmpDir, { recursive: true }), fsp.mkdir(agentHome, { recursive: true })]);
   const policy = req.policy ?? { sandbox: false, network: 'allow', allowed_binaries: [] };
 
   let preset: WorkerPreset | null = null;

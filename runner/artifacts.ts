@@ -57,32 +57,70 @@ export class JobArtifacts {
   }
 
   /**
+   * The placeholders of a deferred init (below), still being written. Every write of a file they
+   * include waits for them first, so a placeholder never lands over real content.
+   */
+  private placeholders: Promise<void> = Promise.resolve();
+  private placeholderError: unknown;
+
+  /** Resolves once a deferred init's placeholders are on disk; rethrows their error. */
+  async settled(): Promise<void> {
+    await this.placeholders;
+    if (this.placeholderError !== undefined) {
+      const err = this.placeholderError;
+      this.placeholderError = undefined;
+      throw err;
+    }
+  }
+
+  /**
    * Create every file of the tree that does not exist yet (never overwrites real content).
    * `durableState: false` (the runner at claim time, which persists durably before any agent runs)
-   * skips the fsyncs of state.json.
+   * skips the fsyncs of state.json. `deferPlaceholders` (the runner at claim time) returns once the
+   * directories, state.json and the append-only files exist, and writes the rest (job.json,
+   * context.json, empty patches, placeholder results and reports: a dozen inodes) while the agent
+   * starts; the writes that would replace them wait for them (settled()).
    */
-  async init(job: NormalizedJob, state: JobState, opts: { durableState?: boolean } = {}): Promise<void> {
+  async init(job: NormalizedJob, state: JobState, opts: { durableState?: boolean; deferPlaceholders?: boolean } = {}): Promise<void> {
+    await this.settled();
     await fsp.mkdir(this.dir, { recursive: true });
     // the files are independent: created side by side on the thread pool (each creation can block
     // for a millisecond; lib/fsutil.ts), the step directories first
     await Promise.all(job.steps.map((s) => fsp.mkdir(this.stepDir(s.step_id), { recursive: true })));
-    const jobText = JSON.stringify(job, null, 2) + '\n';
-    const writes: Array<Promise<unknown>> = [
+    const essentials = Promise.all([
       this.writeState(state, { durable: opts.durableState ?? true }),
-      ...['logs.txt', 'patch.diff', 'events.jsonl'].map((name) => ensureFile(this.file(name))),
-    ];
+      ...['logs.txt', 'events.jsonl'].map((name) => ensureFile(this.file(name))),
+      ...job.steps.map((s) => ensureFile(this.stepFile(s.step_id, 'logs.txt'))),
+    ]);
+    const rest = this.writePlaceholders(job, state);
+    if (opts.deferPlaceholders) {
+      this.placeholders = rest.then(
+        () => undefined,
+        (err: unknown) => {
+          this.placeholderError = err;
+        },
+      );
+      await essentials;
+      return;
+    }
+    await Promise.all([essentials, rest]);
+  }
+
+  private async writePlaceholders(job: NormalizedJob, state: JobState): Promise<void> {
+    const jobText = JSON.stringify(job, null, 2) + '\n';
+    const writes: Array<Promise<unknown>> = [ensureFile(this.file('patch.diff'))];
     if (jobText !== this.writtenJob) {
       writes.push(writeFileAtomic(this.file('job.json'), jobText, { durable: false }).then(() => (this.writtenJob = jobText)));
     }
     const unlessExists = (file: string, write: () => Promise<unknown>): Promise<unknown> => pathExists(file).then((e) => (e ? undefined : write()));
-    writes.push(unlessExists(this.file('context.json'), () => this.writeContext(initialContext(job, state.updated_at))));
+    writes.push(unlessExists(this.file('context.json'), () => writeJsonAtomic(this.file('context.json'), initialContext(job, state.updated_at), { durable: false })));
     for (const s of job.steps) {
-      writes.push(ensureFile(this.stepFile(s.step_id, 'logs.txt')), ensureFile(this.stepFile(s.step_id, 'patch.diff')));
-      writes.push(unlessExists(this.stepFile(s.step_id, 'result.json'), () => this.writeStepResult(buildStepResult(job, s.step_id, state, {}), job.goal)));
+      writes.push(ensureFile(this.stepFile(s.step_id, 'patch.diff')));
+      writes.push(unlessExists(this.stepFile(s.step_id, 'result.json'), () => this.putStepResult(buildStepResult(job, s.step_id, state, {}), job.goal)));
     }
     await Promise.all(writes);
     // the job's summary reads the step results just written
-    if (!(await pathExists(this.file('result.json')))) await this.writeJobSummary(job, state, '');
+    if (!(await pathExists(this.file('result.json')))) await this.putJobSummary(job, state, '');
   }
 
   readState(): Promise<JobState | undefined> {
@@ -103,15 +141,23 @@ export class JobArtifacts {
     if (durable) this.durableState = text;
   }
 
-  readContext(): Promise<ContextFile | undefined> {
-    return readJsonIfExists<ContextFile>(this.file('context.json'));
+  /** context.json; before a deferred init has written it, the job's initial context. */
+  async readContext(job?: NormalizedJob, nowIso = new Date().toISOString()): Promise<ContextFile | undefined> {
+    const onDisk = await readJsonIfExists<ContextFile>(this.file('context.json'));
+    return onDisk ?? (job ? initialContext(job, nowIso) : undefined);
   }
 
   async writeContext(ctx: ContextFile): Promise<void> {
+    await this.settled();
     await writeJsonAtomic(this.file('context.json'), ctx, { durable: false });
   }
 
   async writeStepResult(result: StepResult, goal: string): Promise<void> {
+    await this.settled();
+    await this.putStepResult(result, goal);
+  }
+
+  private async putStepResult(result: StepResult, goal: string): Promise<void> {
     await assertValidResult(result, `steps/${result.step_id}/result.json`);
     await fsp.mkdir(this.stepDir(result.step_id), { recursive: true });
     await writeJsonAtomic(this.stepFile(result.step_id, 'result.json'), result, { durable: false });
@@ -119,6 +165,7 @@ export class JobArtifacts {
   }
 
   async writeStepPatch(stepId: string, patch: string): Promise<void> {
+    await this.settled();
     await writeUnlessSameEmpty(this.stepFile(stepId, 'patch.diff'), patch);
   }
 
@@ -128,6 +175,11 @@ export class JobArtifacts {
 
   /** Job-level result.json, report.md and patch.diff, from state + the step results on disk. */
   async writeJobSummary(job: NormalizedJob, state: JobState, jobPatch: string | null): Promise<JobResult> {
+    await this.settled();
+    return this.putJobSummary(job, state, jobPatch);
+  }
+
+  private async putJobSummary(job: NormalizedJob, state: JobState, jobPatch: string | null): Promise<JobResult> {
     const stepResults: StepResult[] = [];
     for (const s of job.steps) {
       const r = await this.readStepResult(s.step_id).catch(() => undefined);

@@ -31,7 +31,7 @@ import { buildStepResult } from './results.ts';
 import { checkStepSecrets, type StepSecretsCheck } from './secrets-check.ts';
 import { LINE_RULES, redactText, sensitiveValues } from './secrets.ts';
 import { initialState, sessionsByAgent, stepState, updateStep, withHistory, type JobState, type StepError } from './state.ts';
-import { commitAll, diff, diffStats, head as gitHead, isPlainWorkspace, preparePlainWorkspace, prepareWorkspace, resetTo } from './workspace.ts';
+import { commitAll, diff, diffStats, head as gitHead, isPlainWorkspace, preparePlainWorkspace, prepareWorkspace, resetTo, type WorkspaceInfo } from './workspace.ts';
 
 export interface RunnerContext {
   config: Config;
@@ -128,19 +128,21 @@ export class JobExecution {
       undefined,
       `runner ${this.ctx.runnerId} (claim ${this.state.claims + 1})`,
     );
+    // the workspace (a dozen inodes for a fresh repository) is made while the artifact tree is created
+    const workspace = this.openWorkspace();
+    workspace.catch(() => undefined); // awaited below; a failure there is the job's
     // not fsynced: nothing depends on the claim being on disk before the attempt is persisted (durably)
-    await this.art.init(job, this.state, { durableState: false });
+    await this.art.init(job, this.state, { durableState: false, deferPlaceholders: true });
     await this.art.appendLog(`${this.iso()} claimed by runner ${this.ctx.runnerId} pid ${process.pid} (claim ${this.state.claims})`);
     await this.emit('job:claimed', { job_id: job.job_id, runner_id: this.ctx.runnerId, claim: this.state.claims, queued_ms: queuedMs });
 
     try {
-      const wsRoot = this.ctx.config.paths.workspacesRoot;
-      if (!this.state.workspace && (this.ctx.config.workspaceMode === 'plain' || (await isPlainWorkspace(wsRoot, job.job_id)))) {
-        this.plainWork = await preparePlainWorkspace(wsRoot, job.job_id);
+      const made = await workspace;
+      if (made && 'plain' in made) {
+        this.plainWork = made.plain;
         await this.art.appendLog(`${this.iso()} workspace ${this.plainWork} (WORKSPACE_MODE=plain: no git, no patches)`);
-      } else if (!this.state.workspace) {
-        const workdir = path.resolve(this.ctx.config.paths.home, job.workdir);
-        const ws = await prepareWorkspace(this.ctx.config.paths.workspacesRoot, job.job_id, workdir);
+      } else if (made) {
+        const { ws, workdir } = made;
         this.state = { ...this.state, workspace: ws };
         await this.art.appendLog(`${this.iso()} workspace ${ws.path} (${ws.source === 'clone' ? `clone of ${workdir}` : 'fresh repository'}) base ${ws.base_commit}`);
         const nonGit = this.ctx.config.enableRealCli && ws.source === 'fresh' ? this.ctx.config.agents.nonGitWorkdirStatus : null;
@@ -157,6 +159,16 @@ export class JobExecution {
       this.state = { ...this.state, error: { code: 'E_INTERNAL', message: `runner error: ${errorMessage(err)}` } };
       return this.close('finish');
     }
+  }
+
+  /** The job's workspace, unless state.json already records one (a re-claim): plain or git. */
+  private async openWorkspace(): Promise<{ plain: string } | { ws: WorkspaceInfo; workdir: string } | null> {
+    if (this.state.workspace) return null;
+    const wsRoot = this.ctx.config.paths.workspacesRoot;
+    const jobId = this.job.job_id;
+    if (this.ctx.config.workspaceMode === 'plain' || (await isPlainWorkspace(wsRoot, jobId))) return { plain: await preparePlainWorkspace(wsRoot, jobId) };
+    const workdir = path.resolve(this.ctx.config.paths.home, this.job.workdir);
+    return { ws: await prepareWorkspace(wsRoot, jobId, workdir), workdir };
   }
 
   private async loop(): Promise<JobRunOutcome> {
@@ -244,7 +256,7 @@ export class JobExecution {
     if (!plain && (attempt > 1 || this.state.claims > 1)) await resetTo(this.workDir(), base);
 
     const inputs = await readInputs(this.art.dir, step, { maxFiles: ctx.config.maxInputArtifactsFiles, maxFileChars: ctx.config.maxInputArtifactChars, maxTotalChars: ctx.config.maxInputArtifactsChars });
-    const context: { window: ContextEntry[]; sessions: Record<string, string> } = (await this.art.readContext()) ?? { window: [], sessions: {} };
+    const context: { window: ContextEntry[]; sessions: Record<string, string> } = (await this.art.readContext(job, startedAt)) ?? { window: [], sessions: {} };
     const prompt = buildPrompt(job, step, inputs, selectContext(job, context.window));
     const resume = before.visit_attempts > 0 && before.session_id ? before.session_id : step.resume_session ? (context.sessions[step.agent] ?? null) : null;
 
@@ -423,7 +435,7 @@ export class JobExecution {
   }
 
   private async updateContext(step: NormalizedStep, summary: string, status: string): Promise<void> {
-    const ctx = (await this.art.readContext()) ?? { schema_version: '1.0' as const, job_id: this.job.job_id, strategy: this.job.context_strategy, updated_at: this.iso(), sessions: {}, window: [] };
+    const ctx = (await this.art.readContext(this.job, this.iso())) ?? { schema_version: '1.0' as const, job_id: this.job.job_id, strategy: this.job.context_strategy, updated_at: this.iso(), sessions: {}, window: [] };
     const entry = { role: step.role, agent: step.agent, step_id: step.step_id, content: (status === 'success' ? '' : `[${status}] `) + (summary || '(no summary)').slice(0, 4000) };
     const window = [...ctx.window.filter((e) => e.step_id !== step.step_id || !e.agent), entry];
     await this.art.writeContext({ ...ctx, updated_at: this.iso(), sessions: { ...ctx.sessions, ...sessionsByAgent(this.state) }, window });
@@ -449,6 +461,8 @@ export class JobExecution {
   }
 
   private async handBack(reason: string): Promise<JobRunOutcome> {
+    // the next owner must not meet this claim's placeholders still landing
+    await this.art.settled().catch(() => undefined);
     if (!(await this.fenced())) return 'lease_lost';
     this.state = withHistory({ ...this.state, queue_state: 'pending', status: 'pending', owner: null }, this.iso(), 'handed_back', undefined, reason);
     await this.persist();

@@ -14,7 +14,7 @@
  * per-job directory, patches are empty and change_status is "unknown" (preparePlainWorkspace()).
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, promises as fsp, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { promises as fsp, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { OrchestratorError } from '../lib/errors.ts';
@@ -94,26 +94,34 @@ const TEMPLATE_NAME = '.template+fresh-repo-v1';
 
 interface RepoSnapshot {
   base: string;
-  dirs: string[];
+  /** Directories grouped by depth, shallowest first. */
+  dirLevels: string[][];
   files: Array<{ rel: string; data: Buffer; mode: number }>;
 }
 
 const templates = new Map<string, Promise<RepoSnapshot>>();
 
+/**
+ * Left out of each copy: git's reflogs (3 directories and 2 files; the next commit starts them)
+ * and the base commit's message file. Every inode counts at claim time (lib/fsutil.ts).
+ */
+const TEMPLATE_SKIP = new Set([path.join('.git', 'logs'), path.join('.git', 'COMMIT_EDITMSG')]);
+
 function snapshotOf(dir: string, base: string): RepoSnapshot {
-  const snap: RepoSnapshot = { base, dirs: [], files: [] };
-  const walk = (rel: string): void => {
+  const snap: RepoSnapshot = { base, dirLevels: [], files: [] };
+  const walk = (rel: string, depth: number): void => {
     for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
       const r = rel ? path.join(rel, e.name) : e.name;
+      if (TEMPLATE_SKIP.has(r)) continue;
       if (e.isDirectory()) {
-        snap.dirs.push(r);
-        walk(r);
+        (snap.dirLevels[depth] ??= []).push(r);
+        walk(r, depth + 1);
       } else if (e.isFile()) {
         snap.files.push({ rel: r, data: readFileSync(path.join(dir, r)), mode: statSync(path.join(dir, r)).mode & 0o777 });
       }
     }
   };
-  walk('');
+  walk('', 0);
   return snap;
 }
 
@@ -160,9 +168,11 @@ function freshTemplate(workspacesRoot: string): Promise<RepoSnapshot> {
 async function copyFreshRepo(workspacesRoot: string, dest: string): Promise<string> {
   const snap = await freshTemplate(workspacesRoot);
   try {
-    mkdirSync(dest);
-    for (const d of snap.dirs) mkdirSync(path.join(dest, d));
-    for (const f of snap.files) writeFileSync(path.join(dest, f.rel), f.data, { mode: f.mode, flag: 'wx' });
+    // off the event loop and side by side: each creation can block (lib/fsutil.ts); the
+    // directories level by level (parents first), then every file at once
+    await fsp.mkdir(dest);
+    for (const level of snap.dirLevels) await Promise.all(level.map((d) => fsp.mkdir(path.join(dest, d))));
+    await Promise.all(snap.files.map((f) => fsp.writeFile(path.join(dest, f.rel), f.data, { mode: f.mode, flag: 'wx' })));
   } catch (err) {
     await fsp.rm(dest, { recursive: true, force: true });
     throw err;

@@ -74,6 +74,31 @@ describe('runner: the default pipeline', () => {
   });
 });
 
+describe('runner: the artifact tree while a job runs', () => {
+  it('is complete while the agent runs (placeholders), and the real results replace them', async () => {
+    const job = await submit(home, { goal: 'slow', steps: [{ step_id: 'slow', agent: 'command', command: ['sleep', '1'] }] });
+    await waitFor(() => existsSync(art(job.job_id, 'steps', 'slow', 'result.json')) && existsSync(art(job.job_id, 'result.json')), 3000, 'placeholders');
+    expect(readJson<JobState>(art(job.job_id, 'state.json')).status).toBe('running');
+    for (const f of ['job.json', 'context.json', 'report.md', 'patch.diff', 'logs.txt', 'events.jsonl']) expect(existsSync(art(job.job_id, f)), f).toBe(true);
+    for (const f of ['report.md', 'patch.diff', 'logs.txt']) expect(existsSync(art(job.job_id, 'steps', 'slow', f)), f).toBe(true);
+    expect(readJson<StepResult>(art(job.job_id, 'steps', 'slow', 'result.json')).status).toBe('pending');
+    expect(await waitForState(home, job.job_id, ['done', 'failed'])).toBe('done');
+    expect(readJson<StepResult>(art(job.job_id, 'steps', 'slow', 'result.json')).status).toBe('success');
+  });
+
+  it('20 fast jobs at once: every result, summary and context on disk is the real one (not a placeholder)', async () => {
+    const jobs = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(home, { goal: `fast ${i}`, steps: [{ step_id: 'fast', agent: 'command', command: ['true'] }] })));
+    for (const job of jobs) expect(await waitForState(home, job.job_id, ['done', 'failed'])).toBe('done');
+    expectQueueInvariants(home);
+    for (const job of jobs) {
+      expect(readJson<StepResult>(art(job.job_id, 'steps', 'fast', 'result.json')).status).toBe('success');
+      expect(readJson<JobResult>(art(job.job_id, 'result.json')).status).toBe('success');
+      const context = readJson<{ window: Array<{ step_id?: string }> }>(art(job.job_id, 'context.json'));
+      expect(context.window.map((e) => e.step_id)).toEqual(['fast']);
+    }
+  });
+});
+
 describe('runner: retries and on_failure', () => {
   it('retries a failing step with backoff and succeeds on a later attempt', async () => {
     const job = await submit(home, { goal: 'flaky', steps: [{ step_id: 's1', agent: 'claude', max_retries: 2, retry_backoff_sec: 0.05, simulate: { fail_attempts: 2 } }] });

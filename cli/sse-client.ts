@@ -7,6 +7,49 @@ import type { QueueState } from '../fsqueue/states.ts';
 import { OrchestratorError, errorMessage } from '../lib/errors.ts';
 import type { JobEvent } from '../runner/events.ts';
 
+/** One message of the feed; a field the message does not carry is undefined. */
+export interface SseMessage {
+  /** `Number()` of the id line's value (NaN when it is not a number). */
+  id?: number;
+  event?: string;
+  /** The data lines joined with '\n'; undefined when the message has none. */
+  data?: string;
+}
+
+/**
+ * One message block (the text between two blank lines). Reads the lines the gateway writes,
+ * `id: `, `event: ` and `data: ` (each with its space); anything else (a `: ping` comment,
+ * `retry: `) is passed over.
+ */
+export function parseSseBlock(block: string): SseMessage {
+  const m: SseMessage = {};
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('id: ')) m.id = Number(line.slice(4));
+    else if (line.startsWith('event: ')) m.event = line.slice(7);
+    else if (line.startsWith('data: ')) data.push(line.slice(6));
+  }
+  if (data.length) m.data = data.join('\n');
+  return m;
+}
+
+/** The messages of an SSE body as they arrive, every block (even an empty one) in order, to the stream's end. */
+export async function* readSseMessages(body: ReadableStream<Uint8Array>): AsyncGenerator<SseMessage, void, undefined> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      yield parseSseBlock(block);
+    }
+  }
+}
+
 export interface FollowHttpOptions {
   baseUrl: string;
   token: string | undefined;
@@ -45,33 +88,15 @@ export async function followEventsHttp(opts: FollowHttpOptions): Promise<QueueSt
       const code = res.status === 404 ? 'E_JOB_NOT_FOUND' : res.status === 401 ? 'E_UNAUTHORIZED' : res.status === 403 ? 'E_FORBIDDEN' : 'E_INTERNAL';
       throw new OrchestratorError(code, `${opts.baseUrl}: ${message}`);
     }
-    let buf = '';
     try {
-      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          let id: number | undefined;
-          let event = '';
-          const data: string[] = [];
-          for (const line of block.split('\n')) {
-            if (line.startsWith('id: ')) id = Number(line.slice(4));
-            else if (line.startsWith('event: ')) event = line.slice(7);
-            else if (line.startsWith('data: ')) data.push(line.slice(6));
-          }
-          if (id !== undefined && Number.isFinite(id)) lastId = id;
-          if (event === 'end') return ((JSON.parse(data.join('\n') || '{}') as { queue_state?: QueueState | null }).queue_state ?? undefined);
-          if (event === 'state' || !data.length) continue;
-          try {
-            opts.onEvent(JSON.parse(data.join('\n')) as JobEvent);
-          } catch {
-            // a malformed message: skip it
-          }
+      for await (const m of readSseMessages(res.body!)) {
+        if (m.id !== undefined && Number.isFinite(m.id)) lastId = m.id;
+        if (m.event === 'end') return ((JSON.parse(m.data || '{}') as { queue_state?: QueueState | null }).queue_state ?? undefined);
+        if (m.event === 'state' || m.data === undefined) continue;
+        try {
+          opts.onEvent(JSON.parse(m.data) as JobEvent);
+        } catch {
+          // a malformed message: skip it
         }
       }
     } catch (err) {

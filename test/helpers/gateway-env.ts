@@ -7,6 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { readSseMessages, type SseMessage as FeedMessage } from '../../cli/sse-client.ts';
 import { createGateway, type Gateway } from '../../gateway/server.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { createRunner, type Runner } from '../../runner/runner.ts';
@@ -152,41 +153,20 @@ export function metricValue(samples: Sample[], name: string, labels: Record<stri
   return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
 }
 
-/** Read an SSE response to its end: the messages as {id, event, data}. */
+/** A feed message as the tests see it: `data` is '' when the message carries none. */
+export type SseMessage = FeedMessage & { data: string };
+
+/**
+ * Read an SSE response to its end with the CLI's own parser (what `logs --follow` reads): the
+ * messages that carry an event or data, as {id, event, data}.
+ */
 export async function readSse(res: Response, opts: { onMessage?: (m: SseMessage) => void } = {}): Promise<SseMessage[]> {
   const out: SseMessage[] = [];
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const m: SseMessage = { data: '' };
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) continue;
-        const c = line.indexOf(':');
-        const field = c < 0 ? line : line.slice(0, c);
-        const v = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
-        if (field === 'id') m.id = Number(v);
-        else if (field === 'event') m.event = v;
-        else if (field === 'data') data.push(v);
-      }
-      if (!m.event && data.length === 0) continue;
-      m.data = data.join('\n');
-      out.push(m);
-      opts.onMessage?.(m);
-    }
+  for await (const feed of readSseMessages(res.body!)) {
+    if (!feed.event && feed.data === undefined) continue;
+    const m: SseMessage = { ...feed, data: feed.data ?? '' };
+    out.push(m);
+    opts.onMessage?.(m);
   }
   return out;
-}
-
-export interface SseMessage {
-  id?: number;
-  event?: string;
-  data: string;
 }

@@ -1,16 +1,18 @@
 /**
- * Shared test helpers: a throwaway ORCHESTRATOR_HOME, jobs, waiting, and the queue/artifact
- * invariants every scenario must end with.
+ * Shared test helpers: a throwaway ORCHESTRATOR_HOME (optionally with a runner on it), jobs,
+ * waiting, and the queue/artifact invariants every scenario must end with.
  */
 import { promises as fsp, readdirSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import type { Job, NormalizedJob } from '../../contracts/index.ts';
 import { resultIssues } from '../../contracts/validate.ts';
 import { createQueue, type FsQueue } from '../../fsqueue/queue.ts';
 import { QUEUE_STATES, type QueueState } from '../../fsqueue/states.ts';
 import { loadConfig, type Config } from '../../lib/config.ts';
 import { JOB_FILES, STEP_FILES } from '../../runner/artifacts.ts';
+import { createRunner, type Runner } from '../../runner/runner.ts';
 import { submitJob } from '../../runner/submit.ts';
 
 export interface TempHome {
@@ -37,6 +39,45 @@ export async function tempHome(extraEnv: Record<string, string> = {}): Promise<T
   const queue = createQueue(config.paths.queueRoot);
   await queue.init();
   return { dir, env, config, queue, cleanup: () => fsp.rm(dir, { recursive: true, force: true }) };
+}
+
+export interface RunnerHarness {
+  /** A new temp home (FAST_ENV + `extraEnv`) with a started runner on it; returns the home. */
+  start(extraEnv?: Record<string, string>): Promise<TempHome>;
+  /** Stop the runner (forced) and start a new one over the same home with `config`. */
+  restart(config: Config): Promise<Runner>;
+}
+
+/**
+ * A runner per test: registers an afterEach that stops the test's runner (forced), removes its
+ * home and then calls `opts.after` (e.g. to put back process.env). Call at the top of a test file.
+ */
+export function withRunner(opts: { after?: () => void } = {}): RunnerHarness {
+  let current: { home: TempHome; runner: Runner } | undefined;
+  afterEach(async () => {
+    const c = current;
+    current = undefined;
+    if (c) {
+      await c.runner.stop({ force: true });
+      await c.home.cleanup();
+    }
+    opts.after?.();
+  });
+  return {
+    async start(extraEnv = {}) {
+      const home = await tempHome(extraEnv);
+      current = { home, runner: createRunner({ config: home.config }) };
+      await current.runner.start();
+      return home;
+    },
+    async restart(config) {
+      if (!current) throw new Error('withRunner: restart() before start()');
+      await current.runner.stop({ force: true });
+      current.runner = createRunner({ config });
+      await current.runner.start();
+      return current.runner;
+    },
+  };
 }
 
 export async function submit(home: TempHome, job: Job): Promise<NormalizedJob> {

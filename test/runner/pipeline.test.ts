@@ -5,23 +5,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { JobResult, StepResult } from '../../contracts/index.ts';
-import { createRunner, type Runner } from '../../runner/runner.ts';
 import type { JobState } from '../../runner/state.ts';
-import { expectQueueInvariants, readJson, submit, tempHome, waitFor, waitForState, type TempHome } from '../helpers/env.ts';
+import { expectQueueInvariants, readJson, submit, waitFor, waitForState, withRunner, type TempHome } from '../helpers/env.ts';
 
+const rt = withRunner();
 let home: TempHome;
-let runner: Runner;
-
 beforeEach(async () => {
-  home = await tempHome();
-  runner = createRunner({ config: home.config });
-  await runner.start();
-});
-afterEach(async () => {
-  await runner.stop({ force: true });
-  await home.cleanup();
+  home = await rt.start();
 });
 
 const art = (id: string, ...p: string[]): string => path.join(home.config.paths.artifactsRoot, id, ...p);
@@ -147,10 +139,7 @@ describe('runner: retries and on_failure', () => {
 
 describe('runner: inputs and bad files', () => {
   it('bounds a step\'s inputs and records the truncation', async () => {
-    await runner.stop({ force: true });
-    const limited = { ...home.config, maxInputArtifactChars: 100, maxInputArtifactsFiles: 2 };
-    runner = createRunner({ config: limited });
-    await runner.start();
+    await rt.restart({ ...home.config, maxInputArtifactChars: 100, maxInputArtifactsFiles: 2 });
     const job = await submit(home, { goal: 'inputs', steps: [
       { step_id: 'a', agent: 'codex', simulate: { files: { 'big.txt': 'x'.repeat(5000) } } },
       { step_id: 'b', agent: 'claude', input_artifacts: ['steps/a/patch.diff', 'steps/a/report.md', 'steps/a/logs.txt', 'steps/zzz/missing.md'] },

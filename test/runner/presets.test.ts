@@ -4,25 +4,18 @@
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StepResult } from '../../contracts/index.ts';
-import { createRunner, type Runner } from '../../runner/runner.ts';
 import type { JobState } from '../../runner/state.ts';
 import { clearPresetCache, DEFAULT_PRESETS_DIR } from '../../workers/presets.ts';
-import { readJson, submit, tempHome, waitForState, type TempHome } from '../helpers/env.ts';
+import { readJson, submit, waitForState, withRunner, type TempHome } from '../helpers/env.ts';
 
+const rt = withRunner();
 let home: TempHome;
-let runner: Runner;
 async function start(env: Record<string, string> = {}): Promise<void> {
   clearPresetCache();
-  home = await tempHome(env);
-  runner = createRunner({ config: home.config });
-  await runner.start();
+  home = await rt.start(env);
 }
-afterEach(async () => {
-  await runner.stop({ force: true });
-  await home.cleanup();
-});
 const art = (id: string, ...p: string[]): string => path.join(home.config.paths.artifactsRoot, id, ...p);
 const PROBE = path.resolve(__dirname, '../fixtures/probe-agent.mjs');
 

@@ -6,16 +6,24 @@
  */
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StepResult } from '../../contracts/index.ts';
-import { createRunner, type Runner } from '../../runner/runner.ts';
 import type { JobState } from '../../runner/state.ts';
 import { clearVersionCache } from '../../workers/safety/preflight.ts';
-import { readJson, submit, tempHome, waitForState, type TempHome } from '../helpers/env.ts';
+import { readJson, submit, waitForState, withRunner, type TempHome } from '../helpers/env.ts';
 
-let home: TempHome;
-let runner: Runner;
 const saved: Record<string, string | undefined> = {};
+// after each test: the runner stops and its home goes, then process.env is put back
+const rt = withRunner({
+  after: () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+      delete saved[k];
+    }
+  },
+});
+let home: TempHome;
 
 async function start(env: Record<string, string> = {}, processEnv: Record<string, string> = {}): Promise<void> {
   for (const [k, v] of Object.entries(processEnv)) {
@@ -23,19 +31,8 @@ async function start(env: Record<string, string> = {}, processEnv: Record<string
     process.env[k] = v;
   }
   clearVersionCache();
-  home = await tempHome(env);
-  runner = createRunner({ config: home.config });
-  await runner.start();
+  home = await rt.start(env);
 }
-afterEach(async () => {
-  await runner.stop({ force: true });
-  await home.cleanup();
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-    delete saved[k];
-  }
-});
 const art = (id: string, ...p: string[]): string => path.join(home.config.paths.artifactsRoot, id, ...p);
 const step = (id: string, s: string): StepResult => readJson<StepResult>(art(id, 'steps', s, 'result.json'));
 

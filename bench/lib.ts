@@ -7,10 +7,11 @@
  * with what is measured).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { builtAfterSources } from '../bin/freshness.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const BIN = path.join(ROOT, 'bin', 'orchestrator.js');
@@ -102,25 +103,6 @@ export const quickMode = (): boolean => process.argv.includes('--quick');
 
 // ---------------------------------------------------------------- the compiled product
 
-const SOURCES = ['cli', 'contracts', 'fsqueue', 'gateway', 'lib', 'runner', 'workers'];
-
-function newest(dir: string, depth = 0): number {
-  let n = 0;
-  let entries: import('node:fs').Dirent[] = [];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) {
-      if (depth < 4) n = Math.max(n, newest(p, depth + 1));
-    } else if (/\.(ts|mjs|json)$/.test(e.name)) n = Math.max(n, statSync(p).mtimeMs);
-  }
-  return n;
-}
-
 /**
  * Compile the sources into bench/.dist unless that is newer than every source (tsc with
  * tsconfig.build.json, then the assets scripts/build.mjs copies). Type errors do not stop the emit
@@ -128,10 +110,7 @@ function newest(dir: string, depth = 0): number {
  */
 export function ensureDist(): void {
   const stamp = path.join(BUILD_DIR, '.build-stamp');
-  if (existsSync(stamp) && existsSync(DIST_MAIN)) {
-    const built = statSync(stamp).mtimeMs;
-    if (SOURCES.every((d) => newest(path.join(ROOT, d)) <= built)) return;
-  }
+  if (existsSync(DIST_MAIN) && builtAfterSources(ROOT, stamp)) return;
   process.stdout.write('bench: compiling the product into bench/.dist (tsc -p tsconfig.build.json)\n');
   const started = Date.now();
   rmSync(BUILD_DIR, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import type { PendingEntry } from '../fsqueue/pending-index.ts';
 import { loadConfig, type Config } from '../lib/config.ts';
 import { errnoCode, errorMessage } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
+import { pidAlive } from '../lib/proc.ts';
 import { applyApproval } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
 import { RunnerEvents } from './events.ts';
@@ -19,6 +20,7 @@ import { holderDeadCheck, openGuards, slotNeedOfPending } from './guards.ts';
 import { cancelRequestPath, JobExecution, type Claim, type JobRunOutcome } from './job-runner.ts';
 import { recoverDeadJobs } from './recovery.ts';
 import { PendingScanner } from './scanner.ts';
+import { cleanupSpares, dropSpares, warmSpare } from './workspace.ts';
 
 export interface RunnerOptions {
   config?: Config;
@@ -241,6 +243,10 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
       await leases.init();
       await fsp.mkdir(config.paths.artifactsRoot, { recursive: true });
       await fsp.mkdir(config.paths.workspacesRoot, { recursive: true });
+      if (config.workspaceMode === 'git') {
+        await cleanupSpares(config.paths.workspacesRoot, pidAlive);
+        warmSpare(config.paths.workspacesRoot);
+      }
       await heartbeat();
       heartbeatTimer = setInterval(() => void heartbeat(), config.heartbeatMs);
       await maintenance();
@@ -271,6 +277,7 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
         log.warn({ err: errorMessage(err) }, 'could not release concurrency slots at stop; they are reclaimed once this runner is gone');
       }
       guards.close();
+      await dropSpares(config.paths.workspacesRoot).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'could not remove the spare workspace'));
       stopped = true;
       await leases.removeHeartbeat(id);
       for (const w of idleWaiters.splice(0)) w();

@@ -181,6 +181,61 @@ async function copyFreshRepo(workspacesRoot: string, dest: string): Promise<stri
 }
 
 /**
+ * One ready-made fresh repository per workspaces root, made while nothing waits for it: a claim
+ * renames it into place (one rename where copying the template is ~20 inodes, most of the
+ * claim-to-spawn time; bench/README.md) and the next one is made shortly after. Named
+ * `.spare+<pid>.<tag>` (never a job id: retention and listings ignore it); a dead runner's are
+ * removed by cleanupSpares() at the next runner's start, a live runner's by dropSpares() at its stop.
+ */
+const spares = new Map<string, Promise<string | null>>();
+const SPARE_PREFIX = '.spare+';
+/** Delay before the next spare is made: the claim that took one is still racing to its spawn. */
+const SPARE_REFILL_DELAY_MS = 25;
+
+async function makeSpare(workspacesRoot: string): Promise<string | null> {
+  const dir = path.join(workspacesRoot, `${SPARE_PREFIX}${process.pid}.${randomBytes(4).toString('hex')}`);
+  try {
+    const base = await copyFreshRepo(workspacesRoot, dir);
+    await fsp.writeFile(path.join(dir, '.git', BASE_FILE), `${base} fresh\n`);
+    return dir;
+  } catch {
+    await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    return null; // the claim makes its own
+  }
+}
+
+/** Have a spare fresh repository ready under `workspacesRoot` (the runner's start; after each use). */
+export function warmSpare(workspacesRoot: string): void {
+  if (!spares.has(workspacesRoot)) spares.set(workspacesRoot, makeSpare(workspacesRoot));
+}
+
+async function takeSpare(workspacesRoot: string): Promise<string | null> {
+  const spare = spares.get(workspacesRoot);
+  if (!spare) return null;
+  spares.delete(workspacesRoot);
+  setTimeout(() => warmSpare(workspacesRoot), SPARE_REFILL_DELAY_MS).unref();
+  return spare;
+}
+
+/** Remove this process's spare (the runner's stop). */
+export async function dropSpares(workspacesRoot: string): Promise<void> {
+  const spare = spares.get(workspacesRoot);
+  spares.delete(workspacesRoot);
+  const dir = await spare;
+  if (dir) await fsp.rm(dir, { recursive: true, force: true });
+}
+
+/** Remove spares left by processes that are gone (`alive` decides; the runner's start). */
+export async function cleanupSpares(workspacesRoot: string, alive: (pid: number) => boolean): Promise<void> {
+  const names = await fsp.readdir(workspacesRoot).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(SPARE_PREFIX)) continue;
+    const pid = Number(name.slice(SPARE_PREFIX.length).split('.')[0]);
+    if (pid !== process.pid && !alive(pid)) await fsp.rm(path.join(workspacesRoot, name), { recursive: true, force: true });
+  }
+}
+
+/**
  * Create (or find, after a restart) the job's workspace. Creation is atomic: built in a temp
  * directory beside it, then renamed into place, so a crash never leaves a half-made `work/`.
  */
@@ -202,8 +257,20 @@ export async function prepareWorkspace(workspacesRoot: string, jobId: string, wo
     source = 'clone';
     base = await head(tmp);
   } else {
-    base = await copyFreshRepo(workspacesRoot, tmp);
     source = 'fresh';
+    const spare = await takeSpare(workspacesRoot);
+    if (spare) {
+      // complete, base file included: it only has to move
+      base = (await freshTemplate(workspacesRoot)).base;
+      await fsp.rm(work, { recursive: true, force: true });
+      try {
+        await fsp.rename(spare, work);
+        return { path: work, base_commit: base, source };
+      } catch {
+        await fsp.rm(spare, { recursive: true, force: true }).catch(() => undefined);
+      }
+    }
+    base = await copyFreshRepo(workspacesRoot, tmp);
   }
   await fsp.writeFile(path.join(tmp, '.git', BASE_FILE), `${base} ${source}\n`);
   await fsp.rm(work, { recursive: true, force: true });

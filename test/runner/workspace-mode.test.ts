@@ -4,7 +4,7 @@
  * per-job directory without git: empty patches, change_status "unknown". Also the one-spawn step
  * commit (changed and unchanged trees).
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobResult, StepResult } from '../../contracts/index.ts';
@@ -13,7 +13,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { createRunner, type Runner } from '../../runner/runner.ts';
 import type { JobState } from '../../runner/state.ts';
 import { commitAll, git, isPlainWorkspace, prepareWorkspace } from '../../runner/workspace.ts';
-import { expectQueueInvariants, readJson, submit, tempHome, waitForState, type TempHome } from '../helpers/env.ts';
+import { expectQueueInvariants, readJson, submit, tempHome, waitFor, waitForState, type TempHome } from '../helpers/env.ts';
 
 let home: TempHome | undefined;
 let runner: Runner | undefined;
@@ -86,10 +86,47 @@ describe('WORKSPACE_MODE', () => {
     expect(readJson<StepResult>(art(b.job_id, 'steps', 'w', 'result.json')).change_status).toBe('unchanged');
     expect(readFileSync(art(b.job_id, 'patch.diff'), 'utf8')).toBe('');
 
-    // the template sits beside the job workspaces under a name that is not a job id (retention skips it)
+    // the template (and the runner's spare) sit beside the job workspaces under names that are not job ids (retention skips them)
     const extra = readdirSync(h.config.paths.workspacesRoot).filter((n) => n !== a.job_id && n !== b.job_id);
-    expect(extra).toHaveLength(1);
-    expect(isSafeJobId(extra[0]!)).toBe(false);
+    expect(extra.length).toBeGreaterThanOrEqual(1);
+    expect(extra.length).toBeLessThanOrEqual(2);
+    for (const n of extra) expect(isSafeJobId(n), n).toBe(false);
+  });
+
+  it('git: the runner keeps one spare fresh repository ready; a claim moves it into place and the stop removes it', async () => {
+    const { home: h, art } = await start({});
+    const root = h.config.paths.workspacesRoot;
+    const sparesNow = (): string[] => readdirSync(root).filter((n) => n.startsWith('.spare+'));
+    await waitFor(() => sparesNow().length === 1 && existsSync(path.join(root, sparesNow()[0]!, '.git', 'orchestrator-base')), 5000, 'a spare');
+    const first = sparesNow()[0]!;
+    expect(first).toContain(`.spare+${process.pid}.`);
+
+    const job = await submit(h, { goal: 'w', steps: [{ step_id: 'w', agent: 'command', command: writeFile('w.txt', 'spare') }] });
+    expect(await waitForState(h, job.job_id, ['done', 'failed'])).toBe('done');
+    const ws = readJson<JobState>(art(job.job_id, 'state.json')).workspace!;
+    expect(ws.source).toBe('fresh');
+    // a usable repository on the template's base commit, whose change is committed and patched
+    expect((await git(ws.path, ['rev-list', '--max-parents=0', 'HEAD'])).stdout.trim()).toBe(ws.base_commit);
+    expect(readFileSync(art(job.job_id, 'patch.diff'), 'utf8')).toContain('+spare');
+    // the spare was taken (it is gone) and another one is made
+    expect(existsSync(path.join(root, first))).toBe(false);
+    await waitFor(() => sparesNow().length === 1, 5000, 'the next spare');
+
+    await runner!.stop();
+    runner = undefined;
+    expect(sparesNow()).toEqual([]);
+  });
+
+  it('git: a spare left by a dead runner is removed at the next start, a live one\'s is kept', async () => {
+    home = await tempHome();
+    const root = home.config.paths.workspacesRoot;
+    mkdirSync(path.join(root, '.spare+999999999.dead0001', '.git'), { recursive: true });
+    mkdirSync(path.join(root, `.spare+${process.ppid}.live0001`, '.git'), { recursive: true });
+    runner = createRunner({ config: home.config });
+    await runner.start();
+    const names = readdirSync(root);
+    expect(names).not.toContain('.spare+999999999.dead0001');
+    expect(names).toContain(`.spare+${process.ppid}.live0001`);
   });
 
   it('commitAll: one call commits added, changed and deleted files, and reports an unchanged tree as such', async () => {

@@ -62,9 +62,28 @@ export class JobArtifacts {
    */
   private placeholders: Promise<void> = Promise.resolve();
   private placeholderError: unknown;
+  /** A deferred init's placeholders, not started yet. */
+  private deferred: (() => Promise<void>) | null = null;
 
-  /** Resolves once a deferred init's placeholders are on disk; rethrows their error. */
+  /**
+   * Start writing a deferred init's placeholders (the runner calls this once the agent is spawned,
+   * so that their writes and their main-thread work do not delay the spawn). Idempotent.
+   */
+  startPlaceholders(): void {
+    const run = this.deferred;
+    if (!run) return;
+    this.deferred = null;
+    this.placeholders = run().then(
+      () => undefined,
+      (err: unknown) => {
+        this.placeholderError = err;
+      },
+    );
+  }
+
+  /** Resolves once a deferred init's placeholders are on disk (starting them if needed); rethrows their error. */
   async settled(): Promise<void> {
+    this.startPlaceholders();
     await this.placeholders;
     if (this.placeholderError !== undefined) {
       const err = this.placeholderError;
@@ -77,33 +96,27 @@ export class JobArtifacts {
    * Create every file of the tree that does not exist yet (never overwrites real content).
    * `durableState: false` (the runner at claim time, which persists durably before any agent runs)
    * skips the fsyncs of state.json. `deferPlaceholders` (the runner at claim time) returns once the
-   * directories, state.json and the append-only files exist, and writes the rest (job.json,
-   * context.json, empty patches, placeholder results and reports: a dozen inodes) while the agent
-   * starts; the writes that would replace them wait for them (settled()).
+   * directories, state.json and the append-only files exist, and leaves the rest (job.json,
+   * context.json, empty patches, placeholder results and reports: a dozen inodes) to
+   * startPlaceholders(), called once the agent is spawned; the writes that would replace them
+   * wait for them (settled()).
    */
   async init(job: NormalizedJob, state: JobState, opts: { durableState?: boolean; deferPlaceholders?: boolean } = {}): Promise<void> {
     await this.settled();
-    await fsp.mkdir(this.dir, { recursive: true });
     // the files are independent: created side by side on the thread pool (each creation can block
-    // for a millisecond; lib/fsutil.ts), the step directories first
-    await Promise.all(job.steps.map((s) => fsp.mkdir(this.stepDir(s.step_id), { recursive: true })));
+    // for a millisecond; lib/fsutil.ts), the directories first (each step's with its parents)
+    await Promise.all(job.steps.length ? job.steps.map((s) => fsp.mkdir(this.stepDir(s.step_id), { recursive: true })) : [fsp.mkdir(this.dir, { recursive: true })]);
     const essentials = Promise.all([
       this.writeState(state, { durable: opts.durableState ?? true }),
       ...['logs.txt', 'events.jsonl'].map((name) => ensureFile(this.file(name))),
       ...job.steps.map((s) => ensureFile(this.stepFile(s.step_id, 'logs.txt'))),
     ]);
-    const rest = this.writePlaceholders(job, state);
     if (opts.deferPlaceholders) {
-      this.placeholders = rest.then(
-        () => undefined,
-        (err: unknown) => {
-          this.placeholderError = err;
-        },
-      );
+      this.deferred = () => this.writePlaceholders(job, state);
       await essentials;
       return;
     }
-    await Promise.all([essentials, rest]);
+    await Promise.all([essentials, this.writePlaceholders(job, state)]);
   }
 
   private async writePlaceholders(job: NormalizedJob, state: JobState): Promise<void> {

@@ -284,6 +284,7 @@ export class JobExecution {
         runId,
         signal,
         onSpawn: (pid) => {
+          this.art.startPlaceholders();
           void this.recordRun(runId, pid, step.step_id, attempt);
         },
         onLine: (line, stream) => {

@@ -1,7 +1,7 @@
 /**
  * The artifact tree's deferred placeholders (JobArtifacts.init with deferPlaceholders): the claim
- * returns before the placeholders are written, and no placeholder ever lands over a real file
- * written right after it.
+ * returns before the placeholders are written (they start once the agent is spawned), and no
+ * placeholder ever lands over a real file written right after they started.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -24,10 +24,12 @@ const job = (): ReturnType<typeof normalizeJob> =>
   normalizeJob({ goal: 'placeholders', steps: [{ step_id: 'a', agent: 'command', command: ['true'] }, { step_id: 'b', agent: 'command', command: ['true'] }] }, { now: new Date(), newId: newJobId });
 
 describe('artifacts: deferred placeholders', () => {
-  it('every file of the tree exists once settled', async () => {
+  it('the claim returns before the placeholders; every file of the tree exists once settled', async () => {
     const j = job();
     const art = new JobArtifacts(root, j.job_id);
     await art.init(j, initialState(j, new Date().toISOString()), { deferPlaceholders: true });
+    expect(existsSync(art.file('state.json'))).toBe(true);
+    expect(existsSync(art.file('result.json'))).toBe(false);
     await art.settled();
     for (const f of JOB_FILES) expect(existsSync(art.file(f)), f).toBe(true);
     for (const s of ['a', 'b']) for (const f of STEP_FILES) expect(existsSync(art.stepFile(s, f)), `${s}/${f}`).toBe(true);
@@ -39,6 +41,7 @@ describe('artifacts: deferred placeholders', () => {
       const art = new JobArtifacts(root, j.job_id);
       const state = initialState(j, new Date().toISOString());
       await art.init(j, state, { deferPlaceholders: true });
+      art.startPlaceholders(); // as the runner does once the agent is spawned
       const done = updateStep(state, 'a', { status: 'success', attempts: 1, summary: 'real' });
       await Promise.all([
         art.writeStepResult(buildStepResult(j, 'a', done, {}), j.goal),

@@ -103,6 +103,11 @@ export class JobArtifacts {
    */
   async init(job: NormalizedJob, state: JobState, opts: { durableState?: boolean; deferPlaceholders?: boolean } = {}): Promise<void> {
     await this.settled();
+    if (this.complete) {
+      // this instance made (or found) the whole tree already: only state.json can be behind
+      await this.writeState(state, { durable: opts.durableState ?? true });
+      return;
+    }
     // the files are independent: created side by side on the thread pool (each creation can block
     // for a millisecond; lib/fsutil.ts), the directories first (each step's with its parents)
     await Promise.all(job.steps.length ? job.steps.map((s) => fsp.mkdir(this.stepDir(s.step_id), { recursive: true })) : [fsp.mkdir(this.dir, { recursive: true })]);
@@ -119,6 +124,9 @@ export class JobArtifacts {
     await Promise.all([essentials, this.writePlaceholders(job, state)]);
   }
 
+  /** Set once this instance has seen every file of the tree on disk (written or found). */
+  private complete = false;
+
   private async writePlaceholders(job: NormalizedJob, state: JobState): Promise<void> {
     const jobText = JSON.stringify(job, null, 2) + '\n';
     const writes: Array<Promise<unknown>> = [ensureFile(this.file('patch.diff'))];
@@ -134,6 +142,7 @@ export class JobArtifacts {
     await Promise.all(writes);
     // the job's summary reads the step results just written
     if (!(await pathExists(this.file('result.json')))) await this.putJobSummary(job, state, '');
+    this.complete = true;
   }
 
   readState(): Promise<JobState | undefined> {

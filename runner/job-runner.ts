@@ -56,6 +56,11 @@ export interface Claim {
   handback: AbortController;
   /** Graceful shutdown requested: hand back at the next step boundary. */
   draining: boolean;
+  /**
+   * Called once no agent will run again under this claim (the job is closing or being handed
+   * back): its agent slot is free for the next job while this one writes its final artifacts.
+   */
+  onAgentsDone?: () => void;
 }
 
 export type JobRunOutcome = 'finished' | 'parked' | 'handed_back' | 'lease_lost';
@@ -462,6 +467,7 @@ export class JobExecution {
   }
 
   private async handBack(reason: string): Promise<JobRunOutcome> {
+    this.claim.onAgentsDone?.();
     // the next owner must not meet this claim's placeholders still landing
     await this.art.settled().catch(() => undefined);
     if (!(await this.fenced())) return 'lease_lost';
@@ -476,6 +482,7 @@ export class JobExecution {
 
   /** Park or finish: write the artifacts, then move the job file (fenced). */
   private async close(action: Action): Promise<JobRunOutcome> {
+    this.claim.onAgentsDone?.();
     const to: QueueState = action === 'park' ? 'awaiting_approval' : this.state.status === 'success' ? 'done' : 'failed';
     if (!(await this.fenced())) return 'lease_lost';
     this.state = { ...this.state, queue_state: to };

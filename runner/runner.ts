@@ -53,6 +53,12 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
   const queue = createQueue(config.paths.queueRoot);
   const leases = new Leases(config.paths.queueRoot);
   const active = new Map<string, { claim: Claim; done: Promise<JobRunOutcome> }>();
+  /**
+   * Claims that may still run an agent: RUNNER_CONCURRENCY bounds these. A job that is closing
+   * (final artifacts, the move to done/) or being handed back stays in `active` but leaves this
+   * set, so the next job's claim and start-up overlap its last writes.
+   */
+  const holding = new Set<string>();
   // budget gate + machine-wide concurrency slots, one SQLite connection per runner
   const guards = openGuards(config, { runnerId: id, pid: process.pid, host: config.host });
   const holderDead = holderDeadCheck(leases, config);
@@ -76,6 +82,18 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
     await leases.heartbeat({ runner_id: id, pid: process.pid, host: config.host, started_at: startedAt, heartbeat_at: now().toISOString(), concurrency: config.runnerConcurrency, running: [...active.keys()] }).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'heartbeat write failed'));
   }
 
+  /**
+   * The heartbeat's `running` list after a job ends: one rewrite per 250 ms at most (each is an
+   * inode; a drain of short jobs rewrote it after every one). The periodic heartbeat is unchanged.
+   */
+  let heartbeatSoon: NodeJS.Timeout | undefined;
+  function scheduleHeartbeat(): void {
+    heartbeatSoon ??= setTimeout(() => {
+      heartbeatSoon = undefined;
+      void heartbeat();
+    }, 250);
+  }
+
   function checkIdle(): void {
     if (active.size === 0 && scanner.index.size === 0) for (const w of idleWaiters.splice(0)) w();
   }
@@ -93,9 +111,14 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
       try {
         do {
           refill = false;
-          while (!stopping && active.size < config.runnerConcurrency) {
+          while (!stopping && holding.size < config.runnerConcurrency) {
             const entry = scanner.index.pop();
             if (!entry) break;
+            if (active.has(entry.id)) {
+              // handed back by a claim of ours that is still finishing: the next pass takes it
+              skipped.push(entry);
+              continue;
+            }
             if ((await tryClaim(entry.id, entry.submittedAt)) === 'blocked') skipped.push(entry);
           }
         } while (refill && !stopping);
@@ -134,14 +157,21 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
       releaseSlots(jobId);
       return 'lost'; // another runner won: normal
     }
-    const claim: Claim = { jobId, claimId: randomBytes(8).toString('hex'), lost: false, cancel: new AbortController(), handback: new AbortController(), draining: false };
+    const freeSlot = (): void => {
+      if (!holding.delete(jobId)) return;
+      releaseSlots(jobId);
+      fill();
+    };
+    const claim: Claim = { jobId, claimId: randomBytes(8).toString('hex'), lost: false, cancel: new AbortController(), handback: new AbortController(), draining: false, onAgentsDone: freeSlot };
+    holding.add(jobId);
     await leases.write({ job_id: jobId, claim_id: claim.claimId, runner_id: id, pid: process.pid, host: config.host, claimed_at: now().toISOString(), runs: [] });
     const done = runClaimed(claim, submittedAt);
     active.set(jobId, { claim, done });
     void done.finally(() => {
+      holding.delete(jobId);
       releaseSlots(jobId);
       active.delete(jobId);
-      void heartbeat();
+      scheduleHeartbeat();
       fill();
     });
     return 'claimed';
@@ -269,6 +299,7 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
       }
       await all;
       if (heartbeatTimer) clearInterval(heartbeatTimer);
+      if (heartbeatSoon) clearTimeout(heartbeatSoon);
       if (maintenanceTimer) clearInterval(maintenanceTimer);
       await scanner.close();
       try {

@@ -28,14 +28,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Job } from '../contracts/index.ts';
 import { createQueue, type FsQueue } from '../fsqueue/queue.ts';
 import { loadConfig } from '../lib/config.ts';
 import { submitJob } from '../runner/submit.ts';
 import { ensureBinary, ensureBullmq, skippedPeers, startRedis, type BullQueue, type Redis } from './peers.ts';
-import { argNum, benchEnv, benchHome, ensureDist, fmt, lineCount, loadavg, quickMode, readStamps, run, sleep, startRunner, stats, table, wallMs, writeResults, type RunnerProc, type Stats } from './lib.ts';
+import { argNum, benchEnv, benchHome, discardLater, ensureDist, fmt, lineCount, loadavg, machineState, quickMode, readStamps, run, sleep, startRunner, stats, table, wallMs, writeResults, type RunnerProc, type Stats } from './lib.ts';
 
 const HERE = import.meta.dirname;
 
@@ -167,7 +167,7 @@ async function bullContender(durable: boolean): Promise<Contender | string> {
   const dir = await benchHome(`redis${durable ? '-aof' : ''}`);
   const redis = await startRedis(dir, { durable });
   if (!redis) {
-    await rm(dir, { recursive: true, force: true });
+    discardLater(dir);
     return 'redis-server could not be installed or started';
   }
   const queueName = 'pickup';
@@ -183,7 +183,7 @@ async function bullContender(durable: boolean): Promise<Contender | string> {
     await worker?.stop();
     await queue?.close().catch(() => undefined);
     await redis.stop();
-    await rm(dir, { recursive: true, force: true });
+    discardLater(dir);
     throw err;
   }
   const [q, w] = [queue, worker];
@@ -199,7 +199,7 @@ async function bullContender(durable: boolean): Promise<Contender | string> {
       await w.stop();
       await q.close();
       await redis.stop();
-      await rm(dir, { recursive: true, force: true });
+      discardLater(dir);
     },
   };
 }
@@ -224,7 +224,7 @@ async function tspContender(): Promise<Contender | string> {
     },
     async close() {
       await run(tsp, ['-K'], { env });
-      await rm(dir, { recursive: true, force: true });
+      discardLater(dir);
     },
   };
 }
@@ -244,7 +244,7 @@ async function nqContender(): Promise<Contender | string> {
       };
     },
     async close() {
-      await rm(dir, { recursive: true, force: true });
+      discardLater(dir);
     },
   };
 }
@@ -290,8 +290,8 @@ async function pickup(make: () => Promise<Contender | string>, n: number, warmup
   } finally {
     await c.close();
     const ours = c as Partial<Awaited<ReturnType<typeof oursContender>>>;
-    if (ours.home) await rm(ours.home, { recursive: true, force: true });
-    await rm(dir, { recursive: true, force: true });
+    if (ours.home) discardLater(ours.home);
+    discardLater(dir);
   }
 }
 
@@ -323,7 +323,7 @@ async function drainOurs(mode: 'git' | 'plain', n: number): Promise<DrainResult>
     await runner.stop();
     return { name: mode === 'git' ? 'ours (git workspace)' : 'ours (WORKSPACE_MODE=plain)', jobs: n, failed: readdirSync(h.queue.dir('failed')).length, seconds: s, jobs_per_s: n / s, enqueue_per_s: n / enqueueS, runner_peak_rss_mb: peak, loadavg: loadavg() };
   } finally {
-    await rm(h.home, { recursive: true, force: true });
+    discardLater(h.home);
   }
 }
 
@@ -333,7 +333,7 @@ async function drainBull(durable: boolean, n: number): Promise<DrainResult | str
   const dir = await benchHome('redis-drain');
   const redis: Redis | null = await startRedis(dir, { durable });
   if (!redis) {
-    await rm(dir, { recursive: true, force: true });
+    discardLater(dir);
     return 'redis-server could not be installed or started';
   }
   let queue: BullQueue | undefined;
@@ -358,7 +358,7 @@ async function drainBull(durable: boolean, n: number): Promise<DrainResult | str
   } finally {
     await queue?.close().catch(() => undefined);
     await redis.stop();
-    await rm(dir, { recursive: true, force: true });
+    discardLater(dir);
   }
 }
 
@@ -400,7 +400,7 @@ async function drainTsp(n: number): Promise<DrainResult | string> {
     return { name: 'task-spooler (tsp -S 2)', jobs: n, failed: 0, seconds: drainS, jobs_per_s: n / drainS, enqueue_per_s: n / enqueueS, loadavg: loadavg() };
   } finally {
     await run(tsp, ['-K'], { env });
-    await rm(dir, { recursive: true, force: true });
+    discardLater(dir);
   }
 }
 
@@ -424,7 +424,7 @@ async function drainNq(n: number): Promise<DrainResult | string> {
     const s = (performance.now() - t0) / 1000;
     return { name: 'nq (2 queue dirs)', jobs: n, failed: 0, seconds: s, jobs_per_s: n / s, enqueue_per_s: n / enqueueS, loadavg: loadavg() };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    discardLater(dir);
   }
 }
 
@@ -465,7 +465,7 @@ export async function runCompare(opts: { quick?: boolean; pickups?: number; jobs
   ];
   for (const [key, make] of pickupPlan) {
     if (!want(key)) continue;
-    process.stdout.write(`  ${key}...`);
+    process.stdout.write(`  ${key} (${machineState()})...`);
     keep(key, await pickup(make, nPick).catch((err: unknown) => `failed: ${err instanceof Error ? err.message : String(err)}`), pickups);
     process.stdout.write(` done (load ${loadavg()})\n`);
   }
@@ -488,7 +488,7 @@ export async function runCompare(opts: { quick?: boolean; pickups?: number; jobs
   ];
   for (const [key, make] of drainPlan) {
     if (!want(key)) continue;
-    process.stdout.write(`  ${key}...`);
+    process.stdout.write(`  ${key} (${machineState()})...`);
     keep(key, await make().catch((err: unknown) => `failed: ${err instanceof Error ? err.message : String(err)}`), drains);
     process.stdout.write(` done (load ${loadavg()})\n`);
   }

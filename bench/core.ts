@@ -9,7 +9,6 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../lib/config.ts';
 import { createQueue } from '../fsqueue/queue.ts';
@@ -19,7 +18,7 @@ import { newJobId } from '../lib/ids.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { PendingScanner } from '../runner/scanner.ts';
 import { submitJob } from '../runner/submit.ts';
-import { benchHome, fmt, percentile, table, writeResults } from './lib.ts';
+import { benchHome, discardLater, fmt, percentile, table, writeResults } from './lib.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../bin/orchestrator.js');
 const arg = (name: string, def: number): number => {
@@ -67,7 +66,7 @@ async function drain(n: number): Promise<Record<string, number>> {
   const peak = runner.peakRssMb();
   await runner.stop();
   const failed = readdirSync(queue.dir('failed')).length;
-  await rm(home, { recursive: true, force: true });
+  discardLater(home);
   return { jobs: n, failed, enqueue_per_s: n / (enqueueMs / 1000), drain_jobs_per_s: n / (drainMs / 1000), runner_peak_rss_mb: peak };
 }
 
@@ -96,7 +95,7 @@ async function pickup(n: number): Promise<Record<string, number>> {
     while (!readdirSync(queue.dir('done')).includes(`${job.job_id}.json`)) await new Promise((r) => setTimeout(r, 5));
   }
   await runner.stop();
-  await rm(home, { recursive: true, force: true });
+  discardLater(home);
   return { jobs: n, p50_ms: percentile(lat, 50), p99_ms: percentile(lat, 99), max_ms: Math.max(...lat) };
 }
 
@@ -119,7 +118,7 @@ async function claim(pending: number, claims: number): Promise<Record<string, nu
     await queue.move(e.id, 'pending', 'running', { durable: false });
     lat.push(performance.now() - t);
   }
-  await rm(home, { recursive: true, force: true });
+  discardLater(home);
   return { pending, initial_scan_ms: scanMs, claim_p50_ms: percentile(lat, 50), claim_p99_ms: percentile(lat, 99) };
 }
 

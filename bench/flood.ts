@@ -9,12 +9,11 @@
  * Run alone: node --import tsx bench/flood.ts [--quick] [--mb 200]
  */
 import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createQueue } from '../fsqueue/queue.ts';
 import { loadConfig } from '../lib/config.ts';
 import { submitJob } from '../runner/submit.ts';
-import { argNum, benchHome, ensureDist, fmt, loadavg, quickMode, sleep, startRunner, table, writeResults } from './lib.ts';
+import { argNum, benchHome, discardLater, ensureDist, fmt, loadavg, quickMode, sleep, startRunner, table, writeResults } from './lib.ts';
 
 interface FloodRow {
   shape: string;
@@ -62,7 +61,7 @@ async function flood(shape: 'lines' | 'one line', mb: number): Promise<FloodRow>
     }
     return { shape, mb, seconds, status: state, rss_before_mb: before, peak_rss_mb: peak, output_bytes: outputBytes, log_bytes: logBytes, loadavg: loadavg() };
   } finally {
-    await rm(home, { recursive: true, force: true });
+    discardLater(home);
   }
 }
 

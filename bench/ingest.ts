@@ -15,14 +15,14 @@
  * and writes bench/results/ingest.json.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { constants, promises as fsp } from 'node:fs';
-import { benchEnv, loadavg, quickMode, run as runProgram } from './lib.ts';
+import { benchEnv, discardLater, loadavg, machineState, quickMode, run as runProgram } from './lib.ts';
 import { ensureBinary } from './peers.ts';
 
 const HERE = fileURLToPath(import.meta.url);
@@ -268,7 +268,7 @@ async function bench(mode: Mode, opts: { connections: number; seconds: number; w
       child.kill('SIGINT');
       await exited;
     } else child.kill('SIGKILL');
-    if (ready.home) rmSync(ready.home, { recursive: true, force: true });
+    if (ready.home) discardLater(ready.home);
   }
 }
 
@@ -293,10 +293,14 @@ export async function runIngest(o: { quick?: boolean } = {}): Promise<IngestResu
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-'));
   const script = wrkScript(tmp);
   process.stdout.write(`\n== ingest: POST /webhook at ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.seconds} s each; load generator ${wrk ? 'wrk -t1' : 'node:http client (wrk unavailable)'}; server UV_THREADPOOL_SIZE=${THREADPOOL}; temp dir ${os.tmpdir()}; load ${loadavg()} ==\n`);
-  const ceiling = await bench('ceiling', { ...opts, wrk, script });
-  const durable = await bench('durable', { ...opts, wrk, script });
-  const floor = await bench('floor', { ...opts, wrk, script });
-  rmSync(tmp, { recursive: true, force: true });
+  const run = async (mode: Mode): Promise<RunResult> => {
+    process.stdout.write(`  ${mode} (${machineState()})\n`);
+    return bench(mode, { ...opts, wrk, script });
+  };
+  const ceiling = await run('ceiling');
+  const durable = await run('durable');
+  const floor = await run('floor');
+  discardLater(tmp);
   const rows = [ceiling, durable, floor];
   const name = (r: RunResult): string => (r.mode === 'durable' ? 'POST /webhook (durable enqueue)' : r.mode === 'ceiling' ? 'fastify 202, no write (HTTP ceiling)' : 'write+fsync+rename+fsync-dir loop (disk floor)');
   const cols: Array<[string, (r: RunResult) => string]> = [

@@ -7,7 +7,7 @@
  * with what is measured).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,6 +62,48 @@ export function table(rows: Array<Record<string, string | number>>): string {
 
 export async function benchHome(name: string): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), `orch-bench-${name}-`));
+}
+
+// ---------------------------------------------------------------- the disk between parts
+
+/**
+ * A bench's temp directories are removed when the bench process exits, not between parts or
+ * contenders: on this machine's ext4 (mounted without a journal) creating an inode in the 30-60 s
+ * after many deletions costs 10-40 times more (the allocator skips recently deleted inodes: perf
+ * shows find_inode_bit -> recently_deleted), so removing one contender's 10,000 files would slow
+ * whichever writes files next. inodeProbeMs() shows the state the disk is in.
+ */
+const leftovers: string[] = [];
+export function discardLater(dir: string): void {
+  leftovers.push(dir);
+}
+process.once('exit', () => {
+  for (const dir of leftovers.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * What creating a small file in a fresh directory costs right now (median ms of 60, in 6 new
+ * directories; the files stay until exit): ~0.02-0.06 on a settled disk here, 0.3-0.8 after a
+ * test run or a bench's clean-up deleted many files.
+ */
+export function inodeProbeMs(): number {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'orch-bench-probe-'));
+  discardLater(dir);
+  const times: number[] = [];
+  for (let d = 0; d < 6; d++) {
+    mkdirSync(path.join(dir, String(d)));
+    for (let i = 0; i < 10; i++) {
+      const t = performance.now();
+      closeSync(openSync(path.join(dir, String(d), String(i)), 'wx'));
+      times.push(performance.now() - t);
+    }
+  }
+  return Math.round(percentile(times, 50) * 1000) / 1000;
+}
+
+/** Load and disk state, for table headers and results: "load 0.42 0.61 0.70, inode 0.04 ms". */
+export function machineState(): string {
+  return `load ${loadavg()}, inode ${inodeProbeMs().toFixed(2)} ms`;
 }
 
 /** `/proc/loadavg`'s 1, 5 and 15 minute averages, e.g. "0.42 0.61 0.70". */

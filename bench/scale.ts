@@ -17,7 +17,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
 import { normalizeJob } from '../contracts/normalize.ts';
@@ -26,7 +25,7 @@ import { loadConfig } from '../lib/config.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { PendingScanner } from '../runner/scanner.ts';
 import { freePort } from './peers.ts';
-import { benchEnv, benchHome, DIST_MAIN, ensureDist, fmt, loadavg, percentile, quickMode, run, sleep, startRunner, table, writeResults } from './lib.ts';
+import { benchEnv, benchHome, discardLater, DIST_MAIN, ensureDist, fmt, loadavg, percentile, quickMode, run, sleep, startRunner, table, writeResults } from './lib.ts';
 
 /** SETUP ONLY: N job files written directly (non-durable) into `state`, in the queue's format. */
 function bulkWrite(queue: FsQueue, state: 'pending' | 'done', n: number): string[] {
@@ -171,7 +170,7 @@ async function one(state: 'pending' | 'done', n: number): Promise<ScaleRow> {
     row.loadavg = loadavg();
     return row;
   } finally {
-    await rm(home, { recursive: true, force: true });
+    discardLater(home);
   }
 }
 

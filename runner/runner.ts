@@ -216,8 +216,13 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
     const jobId = claim.jobId;
     let release: (() => Promise<void>) | undefined;
     try {
-      release = await takeLock(jobId, claim);
-      const read = await queue.readFile(queue.pathOf('running', jobId));
+      // the advisory lock guards nothing the read does: both at once (and both settled, so a lock
+      // taken while the read failed is still released below)
+      const [lock, reading] = await Promise.allSettled([takeLock(jobId, claim), queue.readFile(queue.pathOf('running', jobId))]);
+      if (lock.status === 'rejected') throw lock.reason;
+      release = lock.value;
+      if (reading.status === 'rejected') throw reading.reason;
+      const read = reading.value;
       if (!read.ok) {
         await queue.quarantine('running', `${jobId}.json`, read.reason);
         events.emit('job:quarantined', { file: `${jobId}.json`, reason: read.reason });

@@ -181,8 +181,9 @@ async function copyFreshRepo(workspacesRoot: string, dest: string): Promise<stri
 }
 
 /**
- * One ready-made fresh repository per workspaces root, made while nothing waits for it: a claim
- * renames it into place (one rename where copying the template is ~20 inodes, most of the
+ * One ready-made job workspace directory per workspaces root (`work/`, a fresh repository with its
+ * base file, and the steps' `tmp/` and `home/`), made while nothing waits for it: a claim renames
+ * it to workspaces/<job_id> (one rename where copying the template is ~20 inodes, most of the
  * claim-to-spawn time; bench/README.md) and the next one is made shortly after. Named
  * `.spare+<pid>.<tag>` (never a job id: retention and listings ignore it); a dead runner's are
  * removed by cleanupSpares() at the next runner's start, a live runner's by dropSpares() at its stop.
@@ -195,8 +196,9 @@ const SPARE_REFILL_DELAY_MS = 25;
 async function makeSpare(workspacesRoot: string): Promise<string | null> {
   const dir = path.join(workspacesRoot, `${SPARE_PREFIX}${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
-    const base = await copyFreshRepo(workspacesRoot, dir);
-    await fsp.writeFile(path.join(dir, '.git', BASE_FILE), `${base} fresh\n`);
+    await fsp.mkdir(dir);
+    const [base] = await Promise.all([copyFreshRepo(workspacesRoot, path.join(dir, 'work')), fsp.mkdir(path.join(dir, 'tmp')), fsp.mkdir(path.join(dir, 'home'))]);
+    await fsp.writeFile(path.join(dir, 'work', '.git', BASE_FILE), `${base} fresh\n`);
     return dir;
   } catch {
     await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -247,9 +249,22 @@ export async function prepareWorkspace(workspacesRoot: string, jobId: string, wo
     const [base, source] = (await fsp.readFile(path.join(work, '.git', BASE_FILE), 'utf8')).trim().split(' ');
     return { path: work, base_commit: base ?? '', source: source === 'clone' ? 'clone' : 'fresh' };
   }
+  const top = await gitTopLevel(workdir);
+  if (!top) {
+    const spare = await takeSpare(workspacesRoot);
+    if (spare) {
+      // complete, base file included: it only has to move (fails when jobDir has content: then a copy)
+      const base = (await freshTemplate(workspacesRoot)).base;
+      try {
+        await fsp.rename(spare, jobDir);
+        return { path: work, base_commit: base, source: 'fresh' };
+      } catch {
+        await fsp.rm(spare, { recursive: true, force: true }).catch(() => undefined);
+      }
+    }
+  }
   await fsp.mkdir(jobDir, { recursive: true });
   const tmp = path.join(jobDir, `.work.${randomBytes(4).toString('hex')}.tmp`);
-  const top = await gitTopLevel(workdir);
   let source: 'clone' | 'fresh';
   let base: string;
   if (top) {
@@ -258,18 +273,6 @@ export async function prepareWorkspace(workspacesRoot: string, jobId: string, wo
     base = await head(tmp);
   } else {
     source = 'fresh';
-    const spare = await takeSpare(workspacesRoot);
-    if (spare) {
-      // complete, base file included: it only has to move
-      base = (await freshTemplate(workspacesRoot)).base;
-      await fsp.rm(work, { recursive: true, force: true });
-      try {
-        await fsp.rename(spare, work);
-        return { path: work, base_commit: base, source };
-      } catch {
-        await fsp.rm(spare, { recursive: true, force: true }).catch(() => undefined);
-      }
-    }
     base = await copyFreshRepo(workspacesRoot, tmp);
   }
   await fsp.writeFile(path.join(tmp, '.git', BASE_FILE), `${base} ${source}\n`);

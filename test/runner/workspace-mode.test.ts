@@ -97,7 +97,7 @@ describe('WORKSPACE_MODE', () => {
     const { home: h, art } = await start({});
     const root = h.config.paths.workspacesRoot;
     const sparesNow = (): string[] => readdirSync(root).filter((n) => n.startsWith('.spare+'));
-    await waitFor(() => sparesNow().length === 1 && existsSync(path.join(root, sparesNow()[0]!, '.git', 'orchestrator-base')), 5000, 'a spare');
+    await waitFor(() => sparesNow().length === 1 && existsSync(path.join(root, sparesNow()[0]!, 'work', '.git', 'orchestrator-base')), 5000, 'a spare');
     const first = sparesNow()[0]!;
     expect(first).toContain(`.spare+${process.pid}.`);
 

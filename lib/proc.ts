@@ -118,6 +118,31 @@ export function pidsWithRunMarker(runId: string, origin?: RunOrigin): number[] {
   });
 }
 
+/** Every agent process also carries its job's id (runner/agent-step.ts). */
+export const JOB_MARKER_VAR = 'ORCH_JOB_ID';
+
+/**
+ * Run ids (their ${RUN_MARKER_VAR} values) of live processes whose environment holds exactly
+ * `${JOB_MARKER_VAR}=<jobId>`: the runs of a job, whether or not anyone recorded them (Linux /proc).
+ */
+export function liveRunsOfJob(jobId: string): string[] {
+  const jobVar = `${JOB_MARKER_VAR}=${jobId}`;
+  const runVar = `${RUN_MARKER_VAR}=`;
+  const runs = new Set<string>();
+  for (const pid of procPids()) {
+    if (pid === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+      if (!env.includes(jobVar) || procStat(pid)?.state === 'Z') continue;
+      const run = env.find((e) => e.startsWith(runVar));
+      if (run && run.length > runVar.length) runs.add(run.slice(runVar.length));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return [...runs];
+}
+
 function signal(pidOrNegGroup: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pidOrNegGroup, sig);

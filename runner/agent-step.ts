@@ -10,6 +10,7 @@ import { promises as fsp } from 'node:fs';
 import type { NormalizedJob, NormalizedStep } from '../contracts/index.ts';
 import type { Config } from '../lib/config.ts';
 import { errorMessage, isOrchestratorError } from '../lib/errors.ts';
+import { JOB_MARKER_VAR } from '../lib/proc.ts';
 import { runProcess, type ExecResult } from '../workers/executor.ts';
 import { getAdapter, simulatedInvocation, SIMULATOR_PATH } from '../workers/registry.ts';
 import { priceUsage } from '../workers/pricing.ts';
@@ -169,7 +170,7 @@ export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
     ...(preset?.env ?? {}),
     ...invocation.env,
     ...(preset ? { ORCHESTRATOR_ALLOWED_TOOLS: step.allowed_tools.join(',') } : {}),
-    ORCH_JOB_ID: req.jobId,
+    [JOB_MARKER_VAR]: req.jobId,
     ORCH_STEP_ID: step.step_id,
     ORCH_ATTEMPT: String(req.attempt),
   };

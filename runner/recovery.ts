@@ -11,7 +11,7 @@ import type { Leases } from '../fsqueue/lease.ts';
 import type { QueueState } from '../fsqueue/states.ts';
 import type { Config } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { killRun, runAlive } from '../lib/proc.ts';
+import { killRun, liveRunsOfJob, runAlive } from '../lib/proc.ts';
 import type { Logger } from '../lib/logger.ts';
 import { applyDecision, interruptedAttempt } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
@@ -68,6 +68,14 @@ async function recoverOne(ctx: RecoveryContext, id: string): Promise<RecoveredJo
     const pgid = lease?.host === config.host ? run.pgid : undefined;
     if (!runAlive(pgid, run.run_id)) continue;
     await killRun(pgid, run.run_id, config.killGraceMs);
+    killed++;
+  }
+  // 1b. and any run it had no time to record (killed between the spawn and the lease update):
+  // every agent carries its job's id
+  const recorded = new Set((lease?.runs ?? []).map((r) => r.run_id));
+  for (const runId of liveRunsOfJob(id)) {
+    if (recorded.has(runId)) continue;
+    await killRun(undefined, runId, config.killGraceMs);
     killed++;
   }
   // 2. take the lease over, so a second recoverer sees a live owner and leaves it alone

@@ -132,4 +132,20 @@ describe('cli: recovery after a runner crash', () => {
     expect(state.steps.map((s) => [s.step_id, s.status, s.attempts])).toEqual([['first', 'success', 1], ['second', 'retryable', 1], ['third', 'pending', 0]]);
     expect(state.cursor).toBe('second');
   });
+
+  it('recover also kills an agent its runner died too soon to record in the lease (found by its job id)', async () => {
+    const job = await submit(home, { goal: 'unrecorded', job_id: 'recover-job-02', steps: [{ step_id: 'only', agent: 'command', command: ['sleep', '60'], max_retries: 2 }] });
+    const runner = spawnOrchestrator(['runner'], { ...home.env, RUNNER_LEASE_STALE_MS: '60000' });
+    await waitFor(() => agentProcessesOf('recover-job-02').length > 0 || undefined, 30_000, 'agent process');
+    runner.kill('SIGKILL');
+    await exited(runner);
+    // as if the runner had died between the spawn and the lease update: no run recorded
+    const leaseFile = path.join(home.config.paths.queueRoot, 'leases', `${job.job_id}.json`);
+    writeFileSync(leaseFile, JSON.stringify({ ...readJson<Record<string, unknown>>(leaseFile), runs: [] }));
+    expect(agentProcessesOf('recover-job-02').length).toBeGreaterThan(0);
+    const rec = await cli('recover');
+    expect(rec.code).toBe(0);
+    expect(rec.stdout).toMatch(/recover-job-02 → pending .*1 agent run\(s\) killed/);
+    expect(agentProcessesOf('recover-job-02')).toEqual([]);
+  });
 });

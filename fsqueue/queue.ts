@@ -4,24 +4,28 @@
  * Invariants:
  * - A job is `<state>/<job_id>.json` in exactly one state directory at any instant (moves are
  *   rename(2) within one filesystem, which is atomic).
- * - Enqueue is durable and never overwrites: temp file in `tmp/` (same filesystem), fsync, link(2)
- *   into the state directory (EEXIST instead of replace), fsync the directory.
- * - A job id is unique across all states: `ids/<job_id>` is reserved with O_EXCL, and made durable
- *   (fsync of ids/, overlapped with the temp file's fsync) before the job is published.
+ * - A job id is unique across all states: `ids/<job_id>` is reserved with O_EXCL and made durable
+ *   (fsync of ids/) before the job is published.
+ * - Enqueue is durable and never overwrites: the job is written into its reservation, fsynced,
+ *   then link(2)ed into the state directory (EEXIST instead of replace), and that directory is
+ *   fsynced. `ids/<job_id>` stays a second name of the job file's inode until retention removes
+ *   both; nothing reads it.
  * - Bad files are never deleted: they are moved to `corrupt/` with a `.reason.txt` beside them.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp, statSync } from 'node:fs';
+import { closeSync, constants, fsync, promises as fsp, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
 import { OrchestratorError, errnoCode, errorMessage } from '../lib/errors.ts';
-import { createEmptyExclusive, fsyncDir, publishFileExclusive, readFileNoFollow, writeFileAtomic } from '../lib/fsutil.ts';
+import { fsyncDir, openAsync, publishFileExclusive, readFileNoFollow, writeFileAtomic } from '../lib/fsutil.ts';
 import { QUEUE_STATES, canMove, isSafeJobId, type QueueState } from './states.ts';
 
 /** Errors that mean "the queue cannot be written right now" (the caller may retry). */
 const UNAVAILABLE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE']);
 /** A reservation with no job file anywhere, older than this, is the debris of a crash. */
 const STALE_RESERVATION_MS = 60_000;
+
+const fsyncFd = (fd: number): Promise<void> => new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 
 /** Ajv and the compiled schemas, loaded on the first validating read (a `status` never needs them). */
 let validation: Promise<typeof import('../contracts/validate.ts')> | undefined;
@@ -90,34 +94,56 @@ export class FsQueue {
   async enqueue(job: NormalizedJob, state: 'pending' | 'awaiting_approval' = 'pending'): Promise<void> {
     const id = job.job_id;
     if (!isSafeJobId(id)) throw new OrchestratorError('E_BAD_INPUT', `job_id ${JSON.stringify(id)} is not a safe file name`, { issues: [{ path: '$.job_id', message: 'must match ^[a-zA-Z0-9._-]{8,64}$' }] });
-    await this.reserveId(id);
+    const marker = path.join(this.idsDir, id);
+    const fd = await this.reserveId(id);
     try {
-      // the reservation's fsync runs alongside the temp file's; the job is linked only once both are done
+      // The reservation is also the job file's first name: the job is written into it, fsynced
+      // (alongside the fsync of ids/ that makes the reservation durable), then linked into its
+      // state directory. One inode per job, where a temp file beside the reservation made two
+      // (bench/README.md, ingest: the gateway is bound by the kernel's work per file).
       const reserved = fsyncDir(this.idsDir);
       reserved.catch(() => undefined);
-      const res = await publishFileExclusive(this.pathOf(state, id), JSON.stringify(job) + '\n', { tmpDir: this.tmpDir, beforePublish: reserved });
-      if (res === 'exists') throw new OrchestratorError('E_JOB_EXISTS', `job ${id} already exists (in ${state})`, { job_id: id, state });
+      try {
+        writeFileSync(fd, JSON.stringify(job) + '\n');
+        await fsyncFd(fd);
+      } finally {
+        closeSync(fd);
+      }
+      await reserved;
+      try {
+        await fsp.link(marker, this.pathOf(state, id));
+      } catch (err) {
+        if (errnoCode(err) === 'EEXIST') throw new OrchestratorError('E_JOB_EXISTS', `job ${id} already exists (in ${state})`, { job_id: id, state });
+        throw err;
+      }
+      await fsyncDir(this.dir(state));
     } catch (err) {
       // Nothing partial is left behind: release the id so the caller can retry the same job.
-      await fsp.rm(path.join(this.idsDir, id), { force: true }).catch(() => undefined);
+      await fsp.rm(marker, { force: true }).catch(() => undefined);
       if (err instanceof OrchestratorError) throw err;
       if (UNAVAILABLE.has(errnoCode(err) ?? '')) throw this.unavailable(err, `write job ${id}`);
       throw err;
     }
   }
 
-  private async reserveId(id: string, retried = false): Promise<void> {
+  /**
+   * Reserve `ids/<id>` (O_EXCL) and return it open for writing. An existing reservation is the
+   * id's: E_JOB_EXISTS, unless no job has that id and the reservation is stale (a crash between
+   * reserving and publishing), which is taken over once.
+   */
+  private async reserveId(id: string, retried = false): Promise<number> {
     const marker = path.join(this.idsDir, id);
     try {
-      // made durable by enqueue(), before the job is published
-      if ((await createEmptyExclusive(marker)) === 'created') return;
+      return await openAsync(marker, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW);
     } catch (err) {
-      if (UNAVAILABLE.has(errnoCode(err) ?? '')) throw this.unavailable(err, `reserve job id ${id}`);
-      throw err;
+      if (errnoCode(err) !== 'EEXIST') {
+        if (UNAVAILABLE.has(errnoCode(err) ?? '')) throw this.unavailable(err, `reserve job id ${id}`);
+        throw err;
+      }
     }
     const where = await this.locate(id);
     if (where) throw new OrchestratorError('E_JOB_EXISTS', `job ${id} already exists (in ${where})`, { job_id: id, state: where });
-    const st = await fsp.stat(marker).catch(() => undefined);
+    const st = await fsp.lstat(marker).catch(() => undefined);
     if (!retried && (!st || Date.now() - st.mtimeMs > STALE_RESERVATION_MS)) {
       await fsp.rm(marker, { force: true });
       return this.reserveId(id, true);

@@ -72,17 +72,6 @@ export function openAsync(file: string, flags: number, mode = 0o644): Promise<nu
   return new Promise((resolve, reject) => open(file, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
-/** Create `file` empty if it does not exist (O_EXCL: "exists" otherwise), off the event loop. */
-export async function createEmptyExclusive(file: string): Promise<'created' | 'exists'> {
-  try {
-    closeSync(await openAsync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL));
-    return 'created';
-  } catch (err) {
-    if (errnoCode(err) === 'EEXIST') return 'exists';
-    throw err;
-  }
-}
-
 async function writeTemp(tmp: string, data: string | Uint8Array, sync: boolean): Promise<void> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
   if (byteLength(data) <= SMALL_FILE_BYTES) {

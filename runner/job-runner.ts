@@ -495,15 +495,20 @@ export class JobExecution {
       this.claim.lost = true;
       return 'lease_lost';
     }
-    await this.ctx.leases.remove(this.job.job_id);
+    // the event first (a reader that sees the job in its new state finds it in events.jsonl a
+    // moment later at most), then the lease
+    let outcome: JobRunOutcome;
     if (action === 'park' && this.state.waiting) {
       const w = this.state.waiting;
       await this.emit('job:parked', { job_id: this.job.job_id, reason: w.reason, step_id: w.step_id, resume_after: w.resume_after, message: w.message });
-      return 'parked';
+      outcome = 'parked';
+    } else {
+      const started = this.state.started_at ? Date.parse(this.state.started_at) : Date.now();
+      const cost = this.state.steps.reduce((a, s) => a + s.cost_usd, 0);
+      await this.emit('job:finished', { job_id: this.job.job_id, status: this.state.status, queue_state: to, duration_ms: Math.max(0, Date.parse(this.state.finished_at ?? this.iso()) - started), cost_usd: cost });
+      outcome = 'finished';
     }
-    const started = this.state.started_at ? Date.parse(this.state.started_at) : Date.now();
-    const cost = this.state.steps.reduce((a, s) => a + s.cost_usd, 0);
-    await this.emit('job:finished', { job_id: this.job.job_id, status: this.state.status, queue_state: to, duration_ms: Math.max(0, Date.parse(this.state.finished_at ?? this.iso()) - started), cost_usd: cost });
-    return 'finished';
+    await this.ctx.leases.remove(this.job.job_id);
+    return outcome;
   }
 }

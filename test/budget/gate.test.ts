@@ -12,7 +12,7 @@ import { BudgetStore } from '../../runner/budget-store.ts';
 import { approveJob } from '../../runner/control.ts';
 import { createRunner, type Runner } from '../../runner/runner.ts';
 import type { JobState } from '../../runner/state.ts';
-import { expectQueueInvariants, readJson, submit, tempHome, waitForState, type TempHome } from '../helpers/env.ts';
+import { expectQueueInvariants, readJson, submit, tempHome, waitFor, waitForState, type TempHome } from '../helpers/env.ts';
 
 let home: TempHome;
 let runner: Runner | undefined;
@@ -49,7 +49,8 @@ describe('budget gate: daily limits', () => {
     expect(st.steps[0]).toMatchObject({ status: 'pending', attempts: 0 });
     expect(readFileSync(art(b.job_id, 'report.md'), 'utf8')).toMatch(/budget_exceeded[\s\S]*Resumes by itself after 2030-01-02T00:00:00.000Z/);
     expect(readFileSync(art(b.job_id, 'logs.txt'), 'utf8')).toContain('step review not started: daily budget exhausted');
-    expect(readFileSync(art(b.job_id, 'events.jsonl'), 'utf8')).toContain('"reason":"budget_exceeded"');
+    // the parked event is appended right after the job file moves: a reader may see the move first
+    await waitFor(() => readFileSync(art(b.job_id, 'events.jsonl'), 'utf8').includes('"reason":"budget_exceeded"') || undefined, 5000, 'the job:parked event');
     expectQueueInvariants(home);
 
     clock = new Date('2030-01-02T00:00:01Z'); // the budget day turns

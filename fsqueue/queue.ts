@@ -13,19 +13,17 @@
  * - Bad files are never deleted: they are moved to `corrupt/` with a `.reason.txt` beside them.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fsync, promises as fsp, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, promises as fsp, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
 import { OrchestratorError, errnoCode, errorMessage } from '../lib/errors.ts';
-import { fsyncDir, openAsync, publishFileExclusive, readFileNoFollow, writeFileAtomic } from '../lib/fsutil.ts';
+import { fsyncDir, fsyncFd, openAsync, publishFileExclusive, readFileNoFollow, writeFileAtomic } from '../lib/fsutil.ts';
 import { QUEUE_STATES, canMove, isSafeJobId, type QueueState } from './states.ts';
 
 /** Errors that mean "the queue cannot be written right now" (the caller may retry). */
 const UNAVAILABLE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE']);
 /** A reservation with no job file anywhere, older than this, is the debris of a crash. */
 const STALE_RESERVATION_MS = 60_000;
-
-const fsyncFd = (fd: number): Promise<void> => new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 
 /** Ajv and the compiled schemas, loaded on the first validating read (a `status` never needs them). */
 let validation: Promise<typeof import('../contracts/validate.ts')> | undefined;

@@ -67,6 +67,11 @@ export const SMALL_FILE_BYTES = 256 * 1024;
 
 const byteLength = (data: string | Uint8Array): number => (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
 
+/** fsync(2) of an open descriptor on the thread pool. */
+export function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
 /** open(2) on the thread pool (one round trip; the callback API, lighter than a FileHandle). */
 export function openAsync(file: string, flags: number, mode = 0o644): Promise<number> {
   return new Promise((resolve, reject) => open(file, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
@@ -79,7 +84,7 @@ async function writeTemp(tmp: string, data: string | Uint8Array, sync: boolean):
     const fd = await openAsync(tmp, flags);
     try {
       writeFileSync(fd, data);
-      if (sync) await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+      if (sync) await fsyncFd(fd);
     } finally {
       closeSync(fd);
     }

@@ -107,16 +107,26 @@ function scanFloor(origin: RunOrigin | undefined): number {
  */
 export function pidsWithRunMarker(runId: string, origin?: RunOrigin): number[] {
   const needle = `${RUN_MARKER_VAR}=${runId}`;
-  const floor = scanFloor(origin);
-  return procPids().filter((pid) => {
-    if (pid === process.pid || pid < floor) return false;
-    try {
-      return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(needle) && procStat(pid)?.state !== 'Z';
-    } catch {
-      return false; // gone, or not ours to read
-    }
-  });
+  const out: number[] = [];
+  for (const { pid, env } of environments(scanFloor(origin))) if (env.includes(needle) && isLive(pid)) out.push(pid);
+  return out;
 }
+
+/** Other processes (pid ≥ `floor`) with their environment, skipping those gone or not ours to read. */
+function* environments(floor = 0): Generator<{ pid: number; env: string[] }> {
+  for (const pid of procPids()) {
+    if (pid === process.pid || pid < floor) continue;
+    let env: string[];
+    try {
+      env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    yield { pid, env };
+  }
+}
+
+const isLive = (pid: number): boolean => procStat(pid)?.state !== 'Z';
 
 /** Every agent process also carries its job's id (runner/agent-step.ts). */
 export const JOB_MARKER_VAR = 'ORCH_JOB_ID';
@@ -129,16 +139,10 @@ export function liveRunsOfJob(jobId: string): string[] {
   const jobVar = `${JOB_MARKER_VAR}=${jobId}`;
   const runVar = `${RUN_MARKER_VAR}=`;
   const runs = new Set<string>();
-  for (const pid of procPids()) {
-    if (pid === process.pid) continue;
-    try {
-      const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
-      if (!env.includes(jobVar) || procStat(pid)?.state === 'Z') continue;
-      const run = env.find((e) => e.startsWith(runVar));
-      if (run && run.length > runVar.length) runs.add(run.slice(runVar.length));
-    } catch {
-      // gone, or not ours to read
-    }
+  for (const { pid, env } of environments()) {
+    if (!env.includes(jobVar) || !isLive(pid)) continue;
+    const run = env.find((e) => e.startsWith(runVar));
+    if (run && run.length > runVar.length) runs.add(run.slice(runVar.length));
   }
   return [...runs];
 }

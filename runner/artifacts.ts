@@ -64,6 +64,8 @@ export class JobArtifacts {
   private placeholderError: unknown;
   /** A deferred init's placeholders, not started yet. */
   private deferred: (() => Promise<void>) | null = null;
+  /** Set once this instance has seen every file of the tree on disk (written or found). */
+  private complete = false;
 
   /**
    * Start writing a deferred init's placeholders (the runner calls this once the agent is spawned,
@@ -124,9 +126,6 @@ export class JobArtifacts {
     await Promise.all([essentials, this.writePlaceholders(job, state)]);
   }
 
-  /** Set once this instance has seen every file of the tree on disk (written or found). */
-  private complete = false;
-
   private async writePlaceholders(job: NormalizedJob, state: JobState): Promise<void> {
     const jobText = JSON.stringify(job, null, 2) + '\n';
     const writes: Array<Promise<unknown>> = [ensureFile(this.file('patch.diff'))];
@@ -164,9 +163,8 @@ export class JobArtifacts {
   }
 
   /** context.json; before a deferred init has written it, the job's initial context. */
-  async readContext(job?: NormalizedJob, nowIso = new Date().toISOString()): Promise<ContextFile | undefined> {
-    const onDisk = await readJsonIfExists<ContextFile>(this.file('context.json'));
-    return onDisk ?? (job ? initialContext(job, nowIso) : undefined);
+  async readContext(job: NormalizedJob, nowIso: string): Promise<ContextFile> {
+    return (await readJsonIfExists<ContextFile>(this.file('context.json'))) ?? initialContext(job, nowIso);
   }
 
   async writeContext(ctx: ContextFile): Promise<void> {

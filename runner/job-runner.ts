@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { ContextEntry, NormalizedJob, NormalizedStep } from '../contracts/index.ts';
+import type { NormalizedJob, NormalizedStep } from '../contracts/index.ts';
 import type { FsQueue } from '../fsqueue/queue.ts';
 import type { Leases } from '../fsqueue/lease.ts';
 import { cancelRequestPath, type QueueState } from '../fsqueue/states.ts';
@@ -261,7 +261,7 @@ export class JobExecution {
     if (!plain && (attempt > 1 || this.state.claims > 1)) await resetTo(this.workDir(), base);
 
     const inputs = await readInputs(this.art.dir, step, { maxFiles: ctx.config.maxInputArtifactsFiles, maxFileChars: ctx.config.maxInputArtifactChars, maxTotalChars: ctx.config.maxInputArtifactsChars });
-    const context: { window: ContextEntry[]; sessions: Record<string, string> } = (await this.art.readContext(job, startedAt)) ?? { window: [], sessions: {} };
+    const context = await this.art.readContext(job, startedAt);
     const prompt = buildPrompt(job, step, inputs, selectContext(job, context.window));
     const resume = before.visit_attempts > 0 && before.session_id ? before.session_id : step.resume_session ? (context.sessions[step.agent] ?? null) : null;
 
@@ -441,7 +441,7 @@ export class JobExecution {
   }
 
   private async updateContext(step: NormalizedStep, summary: string, status: string): Promise<void> {
-    const ctx = (await this.art.readContext(this.job, this.iso())) ?? { schema_version: '1.0' as const, job_id: this.job.job_id, strategy: this.job.context_strategy, updated_at: this.iso(), sessions: {}, window: [] };
+    const ctx = await this.art.readContext(this.job, this.iso());
     const entry = { role: step.role, agent: step.agent, step_id: step.step_id, content: (status === 'success' ? '' : `[${status}] `) + (summary || '(no summary)').slice(0, 4000) };
     const window = [...ctx.window.filter((e) => e.step_id !== step.step_id || !e.agent), entry];
     await this.art.writeContext({ ...ctx, updated_at: this.iso(), sessions: { ...ctx.sessions, ...sessionsByAgent(this.state) }, window });

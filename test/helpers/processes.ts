@@ -1,6 +1,7 @@
 /** Real `orchestrator` processes for tests, killed for sure in afterEach. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 
 export const BIN = path.resolve(__dirname, '../../bin/orchestrator.js');
@@ -41,4 +42,32 @@ export function agentProcessesOf(prefix: string): number[] {
     }
   }
   return out;
+}
+
+/** A TCP server on 127.0.0.1 (ephemeral port) that counts the connections it gets and closes each at once. */
+export interface ConnectionCounter {
+  readonly port: number;
+  readonly count: number;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function connectionCounter(): Promise<ConnectionCounter> {
+  let count = 0;
+  const server = createServer((s) => {
+    count++;
+    s.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    get count() {
+      return count;
+    },
+    reset: () => {
+      count = 0;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

@@ -5,7 +5,6 @@
  * from the host's node binary (no registry). Skipped, with the reason printed, without podman.
  */
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StepResult } from '../../contracts/index.ts';
@@ -14,6 +13,7 @@ import type { JobState } from '../../runner/state.ts';
 import { clearPresetCache, DEFAULT_PRESETS_DIR } from '../../workers/presets.ts';
 import { ensureNodeImage, podman } from '../helpers/container-image.ts';
 import { readJson, submit, tempHome, waitForState, type TempHome } from '../helpers/env.ts';
+import { connectionCounter, type ConnectionCounter } from '../helpers/processes.ts';
 
 const built = ensureNodeImage();
 if (!('image' in built)) console.log(`[container] SKIP: ${built.reason}`);
@@ -23,28 +23,18 @@ describe.skipIf(!('image' in built))('container mode (podman)', () => {
   const image = 'image' in built ? built.image : '';
   let home: TempHome;
   let runner: Runner;
-  let server: Server;
-  let model: Server;
-  let connections = 0;
-  let modelConnections = 0;
+  let server: ConnectionCounter;
+  // stands in for the model endpoint: the one address the relay lets the agent reach
+  let model: ConnectionCounter;
   let presets: string;
 
   beforeAll(async () => {
-    server = createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    // stands in for the model endpoint: the one address the relay lets the agent reach
-    model = createServer((s) => {
-      modelConnections++;
-      s.destroy();
-    });
-    await new Promise<void>((r) => model.listen(0, '127.0.0.1', r));
+    server = await connectionCounter();
+    model = await connectionCounter();
   });
   afterAll(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-    await new Promise<void>((r) => model.close(() => r()));
+    await server.close();
+    await model.close();
   });
   afterEach(async () => {
     await runner.stop({ force: true });
@@ -70,8 +60,8 @@ describe.skipIf(!('image' in built))('container mode (podman)', () => {
     mkdirSync(agentHome, { recursive: true });
     copyFileSync(PROBE, path.join(agentHome, 'probe-agent.mjs'));
     writeFileSync(path.join(presets, 'probe-box.json'), JSON.stringify({ id: 'probe-box', name: 'Probe in a box', agent: { type: 'claude', command: ['node', path.join(agentHome, 'probe-agent.mjs')] }, allowed_tools: ['Read'], network: 'deny', limits: { cpu: 1, memory: '256m', timeout_sec: 60 }, image }));
-    const modelPort = (model.address() as { port: number }).port;
-    process.env.PROBE_PORT = String((server.address() as { port: number }).port);
+    const modelPort = model.port;
+    process.env.PROBE_PORT = String(server.port);
     process.env.MODEL_PORT = String(modelPort);
     process.env.ANTHROPIC_BASE_URL = `http://127.0.0.1:${modelPort}`;
     process.env.ENV_ALLOWLIST = 'PROBE_PORT,MODEL_PORT';
@@ -83,10 +73,10 @@ describe.skipIf(!('image' in built))('container mode (podman)', () => {
     const probe = JSON.parse(r.summary.replace(/^PROBE /, '')) as { uid: number; network: string; model: string; allowed_tools: string };
     expect(probe.uid).toBe(1000);
     expect(probe.network).not.toBe('connected');
-    expect(connections).toBe(0);
+    expect(server.count).toBe(0);
     // the model endpoint, and only it, is relayed into the container
     expect(probe.model).toBe('connected');
-    expect(modelConnections).toBe(1);
+    expect(model.count).toBe(1);
     expect(probe.allowed_tools).toBe('Read');
     expect(r.files_changed).toEqual(['probe.txt']);
     const log = readFileSync(path.join(dir, 'steps', 'p', 'logs.txt'), 'utf8');

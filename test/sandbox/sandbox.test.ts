@@ -6,7 +6,6 @@
  * Skipped, with the reason printed, where bwrap cannot create namespaces.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRunner, type Runner } from '../../runner/runner.ts';
@@ -14,7 +13,7 @@ import { probeSandbox } from '../../workers/sandbox/probe.ts';
 import type { StepResult } from '../../contracts/index.ts';
 import type { JobState } from '../../runner/state.ts';
 import { readJson, submit, tempHome, waitForState, type TempHome } from '../helpers/env.ts';
-import { agentProcessesOf } from '../helpers/processes.ts';
+import { agentProcessesOf, connectionCounter, type ConnectionCounter } from '../helpers/processes.ts';
 
 const probe = await probeSandbox();
 if (!probe.ok) console.log(`[sandbox] SKIP: ${probe.reason}`);
@@ -23,21 +22,14 @@ const FIXTURE = path.join(__dirname, 'fixtures', 'escape.mjs');
 describe.skipIf(!probe.ok)('sandbox (bubblewrap)', () => {
   let home: TempHome;
   let runner: Runner;
-  let server: Server;
-  let connections = 0;
-  let port = 0;
+  let server: ConnectionCounter;
   let outsideDir: string;
 
   beforeAll(async () => {
-    server = createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as { port: number }).port;
+    server = await connectionCounter();
   });
   afterAll(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
+    await server.close();
   });
   beforeEach(async () => {
     home = await tempHome();
@@ -46,7 +38,7 @@ describe.skipIf(!probe.ok)('sandbox (bubblewrap)', () => {
     // outside /tmp: the sandbox has a private /tmp, so a write there would prove nothing
     mkdirSync('/var/tmp', { recursive: true });
     outsideDir = mkdtempSync('/var/tmp/orch-sandbox-');
-    connections = 0;
+    server.reset();
   });
   afterEach(async () => {
     await runner.stop({ force: true });
@@ -60,7 +52,7 @@ describe.skipIf(!probe.ok)('sandbox (bubblewrap)', () => {
     writeFileSync(path.join(other, 'secret.txt'), 'the other job\n');
     const jobId = `escape-${Math.random().toString(16).slice(2, 10)}`;
     const artifacts = path.join(home.config.paths.artifactsRoot, jobId, 'logs.txt');
-    const cfg = { outside: path.join(outsideDir, 'escape.txt'), otherJob: path.join(other, 'secret.txt'), artifacts, port };
+    const cfg = { outside: path.join(outsideDir, 'escape.txt'), otherJob: path.join(other, 'secret.txt'), artifacts, port: server.port };
     const job = await submit(home, { job_id: jobId, goal: 'escape', policy, steps: [{ step_id: 'escape', agent: 'command', command: ['node', FIXTURE, JSON.stringify(cfg)], max_retries: 0, timeout_sec: 30 }] });
     const state = await waitForState(home, job.job_id, ['done', 'failed']);
     const dir = path.join(home.config.paths.artifactsRoot, job.job_id);
@@ -79,7 +71,7 @@ describe.skipIf(!probe.ok)('sandbox (bubblewrap)', () => {
     expect(r.state).toBe('done');
     expect(existsSync(path.join(outsideDir, 'escape.txt'))).toBe(false);
     expect(readFileSync(r.artifacts, 'utf8')).not.toContain('tampered');
-    expect(connections).toBe(0);
+    expect(server.count).toBe(0);
     // the workspace itself stayed writable
     expect(r.step.files_changed).toEqual(['inside.txt']);
   });
@@ -87,7 +79,7 @@ describe.skipIf(!probe.ok)('sandbox (bubblewrap)', () => {
   it('network deny alone also sandboxes: the socket is refused', async () => {
     const r = await runEscape({ network: 'deny' });
     expect(r.log).toMatch(/BLOCKED open a socket/);
-    expect(connections).toBe(0);
+    expect(server.count).toBe(0);
   });
 
   it('control: the same agent without a sandbox escapes (the fixture is honest)', async () => {
@@ -96,7 +88,7 @@ describe.skipIf(!probe.ok)('sandbox (bubblewrap)', () => {
     expect(r.log).toContain("ESCAPED read another job's workspace");
     expect(r.log).toContain('ESCAPED open a socket');
     expect(r.state).toBe('failed');
-    expect(connections).toBe(1);
+    expect(server.count).toBe(1);
   });
 
   it('a timeout kills the sandboxed process tree (bwrap, its namespace and everything in it)', async () => {

@@ -189,6 +189,8 @@ async function copyFreshRepo(workspacesRoot: string, dest: string): Promise<stri
  * removed by cleanupSpares() at the next runner's start, a live runner's by dropSpares() at its stop.
  */
 const spares = new Map<string, Promise<string | null>>();
+/** The next spare's timer after one was taken (cancelled by dropSpares: nothing is made after a stop). */
+const refills = new Map<string, NodeJS.Timeout>();
 const SPARE_PREFIX = '.spare+';
 /** Delay before the next spare is made: the claim that took one is still racing to its spawn. */
 const SPARE_REFILL_DELAY_MS = 25;
@@ -215,12 +217,21 @@ async function takeSpare(workspacesRoot: string): Promise<string | null> {
   const spare = spares.get(workspacesRoot);
   if (!spare) return null;
   spares.delete(workspacesRoot);
-  setTimeout(() => warmSpare(workspacesRoot), SPARE_REFILL_DELAY_MS).unref();
+  if (!refills.has(workspacesRoot)) {
+    const timer = setTimeout(() => {
+      refills.delete(workspacesRoot);
+      warmSpare(workspacesRoot);
+    }, SPARE_REFILL_DELAY_MS);
+    timer.unref();
+    refills.set(workspacesRoot, timer);
+  }
   return spare;
 }
 
 /** Remove this process's spare (the runner's stop). */
 export async function dropSpares(workspacesRoot: string): Promise<void> {
+  clearTimeout(refills.get(workspacesRoot));
+  refills.delete(workspacesRoot);
   const spare = spares.get(workspacesRoot);
   spares.delete(workspacesRoot);
   const dir = await spare;

@@ -12,7 +12,7 @@ import { isSafeJobId } from '../../fsqueue/states.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { createRunner, type Runner } from '../../runner/runner.ts';
 import type { JobState } from '../../runner/state.ts';
-import { commitAll, git, isPlainWorkspace, prepareWorkspace } from '../../runner/workspace.ts';
+import { commitAll, dropSpares, git, isPlainWorkspace, prepareWorkspace, warmSpare } from '../../runner/workspace.ts';
 import { expectQueueInvariants, readJson, submit, tempHome, waitFor, waitForState, type TempHome } from '../helpers/env.ts';
 
 let home: TempHome | undefined;
@@ -114,6 +114,20 @@ describe('WORKSPACE_MODE', () => {
 
     await runner!.stop();
     runner = undefined;
+    expect(sparesNow()).toEqual([]);
+  });
+
+  it('git: dropping the spares right after one was taken leaves none behind (the next is not made after a stop)', async () => {
+    home = await tempHome();
+    const root = home.config.paths.workspacesRoot;
+    mkdirSync(root, { recursive: true });
+    const sparesNow = (): string[] => readdirSync(root).filter((n) => n.startsWith('.spare+'));
+    warmSpare(root);
+    await waitFor(() => sparesNow().length === 1 || undefined, 5000, 'a spare');
+    const ws = await prepareWorkspace(root, 'job-spare-0001', path.join(home.dir, 'no-such-dir'));
+    expect(existsSync(path.join(ws.path, '.git'))).toBe(true);
+    await dropSpares(root); // at once: the refill timer is still pending
+    await new Promise((r) => setTimeout(r, 100)); // past the refill delay
     expect(sparesNow()).toEqual([]);
   });
 

@@ -143,9 +143,11 @@ async function makeTemplate(workspacesRoot: string): Promise<RepoSnapshot> {
     await git(tmp, ['commit', '--quiet', '--allow-empty', '--no-verify', '-m', 'orchestrator: base (empty workspace)']);
     const base = await head(tmp);
     await fsp.writeFile(path.join(tmp, '.git', BASE_FILE), `${base} fresh\n`);
-    await fsp.rm(dir, { recursive: true, force: true }); // an incomplete one (no base file)
+    // Published by rename only, base file included, and never modified after: a template that
+    // exists is complete. Runners starting together race here; the loser's rename fails
+    // (ENOTEMPTY/EEXIST) and it uses the winner's. (Removing "an incomplete one" first, as this
+    // once did, tore down a template another runner was reading.)
     await fsp.rename(tmp, dir).catch(async (err: unknown) => {
-      // another runner published its template first: use that one
       if (!(await readTemplate(dir))) throw err;
     });
     return (await readTemplate(dir)) ?? snapshotOf(tmp, base);

@@ -5,6 +5,7 @@
  * commit (changed and unchanged trees).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobResult, StepResult } from '../../contracts/index.ts';
@@ -130,6 +131,24 @@ describe('WORKSPACE_MODE', () => {
     await new Promise((r) => setTimeout(r, 100)); // past the refill delay
     expect(sparesNow()).toEqual([]);
   });
+
+  it('git: runner processes starting together on a fresh root all get the one template (8 rounds of 4 processes)', async () => {
+    home = await tempHome();
+    const script = `const { prepareWorkspace } = await import(${JSON.stringify(path.resolve(__dirname, '../../runner/workspace.ts'))}); const [root, id] = process.argv.slice(-2); await prepareWorkspace(root, id, '/nonexistent-workdir'); console.log('ok');`;
+    for (let round = 0; round < 8; round++) {
+      const root = path.join(home.dir, `ws-${round}`);
+      const results = await Promise.all(Array.from({ length: 4 }, (_, i) => new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, root, `job-race-${round}-${i}000`], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        child.on('exit', (code) => resolve({ code, out }));
+      })));
+      for (const r of results) expect(r, `round ${round}: ${r.out}`).toMatchObject({ code: 0 });
+      const bases = new Set(readdirSync(root).filter(isSafeJobId).map((id) => readFileSync(path.join(root, id, 'work', '.git', 'orchestrator-base'), 'utf8').split(' ')[0]));
+      expect(bases.size).toBe(1);
+    }
+  }, 120_000);
 
   it('git: a spare left by a dead runner is removed at the next start, a live one\'s is kept', async () => {
     home = await tempHome();

@@ -10,6 +10,7 @@ import { promises as fsp } from 'node:fs';
 import type { NormalizedJob, NormalizedStep } from '../contracts/index.ts';
 import type { Config } from '../lib/config.ts';
 import { errorMessage, isOrchestratorError } from '../lib/errors.ts';
+import { lstatOrUndefined } from '../lib/fsutil.ts';
 import { JOB_MARKER_VAR } from '../lib/proc.ts';
 import { runProcess, type ExecResult } from '../workers/executor.ts';
 import { getAdapter, simulatedInvocation, SIMULATOR_PATH } from '../workers/registry.ts';
@@ -116,7 +117,9 @@ export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
   const real = config.enableRealCli;
   const tmpDir = path.join(req.jobWorkspaceRoot, 'tmp');
   const agentHome = path.join(req.jobWorkspaceRoot, 'home', req.step.agent);
-  await Promise.all([fsp.mkdir(tmpDir, { recursive: true }), fsp.mkdir(agentHome, { recursive: true })]);
+  // usually there already (the spare workspace, an earlier attempt): checked on the event loop,
+  // made on the thread pool only when missing (lib/fsutil.ts pathExists)
+  await Promise.all([tmpDir, agentHome].filter((d) => !lstatOrUndefined(d)).map((d) => fsp.mkdir(d, { recursive: true })));
   const policy = req.policy ?? { sandbox: false, network: 'allow', allowed_binaries: [] };
 
   let preset: WorkerPreset | null = null;

@@ -9,7 +9,7 @@
 import { appendFileSync, closeSync, constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ContextEntry, JobResult, NormalizedJob, StepResult } from '../contracts/index.ts';
-import { openAsync, pathExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../lib/fsutil.ts';
+import { lstatOrUndefined, openAsync, pathExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../lib/fsutil.ts';
 import type { JobEvent } from './events.ts';
 import { renderJobReport, renderStepReport } from './report.ts';
 import { buildJobResult, buildStepResult } from './results.ts';
@@ -57,35 +57,49 @@ export class JobArtifacts {
   }
 
   /**
-   * The placeholders of a deferred init (below), still being written. Every write of a file they
-   * include waits for them first, so a placeholder never lands over real content.
+   * The placeholders of a deferred init (below), once started and until written. A write that may
+   * replace one of them waits for them (`replacing`), and they wait for every such write already
+   * under way, so a placeholder never lands over real content.
    */
   private placeholders: Promise<void> = Promise.resolve();
   private placeholderError: unknown;
   /** A deferred init's placeholders, not started yet. */
   private deferred: (() => Promise<void>) | null = null;
+  /** Writes under way that may replace a placeholder (results, reports, context, patches). */
+  private writes = new Set<Promise<unknown>>();
+  /** Set once the directories, state.json and the append-only files exist (an init got that far). */
+  private essentials = false;
   /** Set once this instance has seen every file of the tree on disk (written or found). */
   private complete = false;
 
   /**
-   * Start writing a deferred init's placeholders (the runner calls this once the agent is spawned,
-   * so that their writes and their main-thread work do not delay the spawn). Idempotent.
+   * Start writing a deferred init's placeholders, after the writes already under way that may
+   * replace them. The runner calls this a moment after an agent is spawned (a step that ends first
+   * never needs them: its real files are written instead, and the job's close writes whatever is
+   * still missing). Idempotent.
    */
   startPlaceholders(): void {
     const run = this.deferred;
     if (!run) return;
     this.deferred = null;
-    this.placeholders = run().then(
-      () => undefined,
-      (err: unknown) => {
-        this.placeholderError = err;
-      },
-    );
+    this.placeholders = Promise.allSettled([...this.writes])
+      .then(run)
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.placeholderError = err;
+        },
+      );
   }
 
   /** Resolves once a deferred init's placeholders are on disk (starting them if needed); rethrows their error. */
   async settled(): Promise<void> {
     this.startPlaceholders();
+    await this.placeholdersWritten();
+  }
+
+  /** Placeholders already started are on disk (nothing is started); rethrows their error. */
+  private async placeholdersWritten(): Promise<void> {
     await this.placeholders;
     if (this.placeholderError !== undefined) {
       const err = this.placeholderError;
@@ -94,39 +108,56 @@ export class JobArtifacts {
     }
   }
 
+  /** A write that may replace a placeholder: after the placeholders under way, and seen by those started later. */
+  private replacing<T>(write: () => Promise<T>): Promise<T> {
+    const done = this.placeholdersWritten().then(write);
+    this.writes.add(done);
+    const forget = (): void => void this.writes.delete(done);
+    done.then(forget, forget);
+    return done;
+  }
+
   /**
    * Create every file of the tree that does not exist yet (never overwrites real content).
    * `durableState: false` (the runner at claim time, which persists durably before any agent runs)
    * skips the fsyncs of state.json. `deferPlaceholders` (the runner at claim time) returns once the
    * directories, state.json and the append-only files exist, and leaves the rest (job.json,
    * context.json, empty patches, placeholder results and reports: a dozen inodes) to
-   * startPlaceholders(), called once the agent is spawned; the writes that would replace them
-   * wait for them (settled()).
+   * startPlaceholders(). Without it, a deferred init's placeholders not started yet are dropped:
+   * this init writes whatever is missing itself. `withoutSummary`: the caller writes the job's
+   * result.json and report.md right after (writeFinalArtifacts), so no placeholder for them.
    */
-  async init(job: NormalizedJob, state: JobState, opts: { durableState?: boolean; deferPlaceholders?: boolean } = {}): Promise<void> {
+  async init(job: NormalizedJob, state: JobState, opts: { durableState?: boolean; deferPlaceholders?: boolean; withoutSummary?: boolean } = {}): Promise<void> {
+    if (!opts.deferPlaceholders) this.deferred = null;
+    await Promise.allSettled([...this.writes]);
     await this.settled();
+    const durable = opts.durableState ?? true;
     if (this.complete) {
       // this instance made (or found) the whole tree already: only state.json can be behind
-      await this.writeState(state, { durable: opts.durableState ?? true });
+      await this.writeState(state, { durable });
       return;
     }
     // the files are independent: created side by side on the thread pool (each creation can block
     // for a millisecond; lib/fsutil.ts), the directories first (each step's with its parents)
-    await Promise.all(job.steps.length ? job.steps.map((s) => fsp.mkdir(this.stepDir(s.step_id), { recursive: true })) : [fsp.mkdir(this.dir, { recursive: true })]);
-    const essentials = Promise.all([
-      this.writeState(state, { durable: opts.durableState ?? true }),
-      ...['logs.txt', 'events.jsonl'].map((name) => ensureFile(this.file(name))),
-      ...job.steps.map((s) => ensureFile(this.stepFile(s.step_id, 'logs.txt'))),
-    ]);
+    let essentials: Promise<unknown>;
+    if (this.essentials) essentials = this.writeState(state, { durable });
+    else {
+      await Promise.all(job.steps.length ? job.steps.map((s) => this.makeStepDir(s.step_id)) : [fsp.mkdir(this.dir, { recursive: true })]);
+      essentials = Promise.all([
+        this.writeState(state, { durable }),
+        ...['logs.txt', 'events.jsonl'].map((name) => ensureFile(this.file(name))),
+        ...job.steps.map((s) => ensureFile(this.stepFile(s.step_id, 'logs.txt'))),
+      ]).then(() => (this.essentials = true));
+    }
     if (opts.deferPlaceholders) {
-      this.deferred = () => this.writePlaceholders(job, state);
+      this.deferred = () => this.writePlaceholders(job, state, {});
       await essentials;
       return;
     }
-    await Promise.all([essentials, this.writePlaceholders(job, state)]);
+    await Promise.all([essentials, this.writePlaceholders(job, state, { withoutSummary: opts.withoutSummary ?? false })]);
   }
 
-  private async writePlaceholders(job: NormalizedJob, state: JobState): Promise<void> {
+  private async writePlaceholders(job: NormalizedJob, state: JobState, opts: { withoutSummary?: boolean }): Promise<void> {
     const jobText = JSON.stringify(job, null, 2) + '\n';
     const writes: Array<Promise<unknown>> = [ensureFile(this.file('patch.diff'))];
     if (jobText !== this.writtenJob) {
@@ -140,8 +171,17 @@ export class JobArtifacts {
     }
     await Promise.all(writes);
     // the job's summary reads the step results just written
-    if (!(await pathExists(this.file('result.json')))) await this.putJobSummary(job, state, '');
+    if (!opts.withoutSummary && !(await pathExists(this.file('result.json')))) await this.putJobSummary(job, state, '');
     this.complete = true;
+  }
+
+  /** Step directories this instance has made (or found): each mkdir is a thread-pool round trip. */
+  private stepDirs = new Set<string>();
+
+  private async makeStepDir(stepId: string): Promise<void> {
+    if (this.stepDirs.has(stepId)) return;
+    await fsp.mkdir(this.stepDir(stepId), { recursive: true });
+    this.stepDirs.add(stepId);
   }
 
   readState(): Promise<JobState | undefined> {
@@ -168,25 +208,22 @@ export class JobArtifacts {
   }
 
   async writeContext(ctx: ContextFile): Promise<void> {
-    await this.settled();
-    await writeJsonAtomic(this.file('context.json'), ctx, { durable: false });
+    await this.replacing(() => writeJsonAtomic(this.file('context.json'), ctx, { durable: false }));
   }
 
   async writeStepResult(result: StepResult, goal: string): Promise<void> {
-    await this.settled();
-    await this.putStepResult(result, goal);
+    await this.replacing(() => this.putStepResult(result, goal));
   }
 
   private async putStepResult(result: StepResult, goal: string): Promise<void> {
     await assertValidResult(result, `steps/${result.step_id}/result.json`);
-    await fsp.mkdir(this.stepDir(result.step_id), { recursive: true });
+    await this.makeStepDir(result.step_id);
     await writeJsonAtomic(this.stepFile(result.step_id, 'result.json'), result, { durable: false });
     await writeFileAtomic(this.stepFile(result.step_id, 'report.md'), renderStepReport(result, goal), { durable: false });
   }
 
   async writeStepPatch(stepId: string, patch: string): Promise<void> {
-    await this.settled();
-    await writeUnlessSameEmpty(this.stepFile(stepId, 'patch.diff'), patch);
+    await this.replacing(() => writeUnlessSameEmpty(this.stepFile(stepId, 'patch.diff'), patch));
   }
 
   async readStepResult(stepId: string): Promise<StepResult | undefined> {
@@ -195,8 +232,7 @@ export class JobArtifacts {
 
   /** Job-level result.json, report.md and patch.diff, from state + the step results on disk. */
   async writeJobSummary(job: NormalizedJob, state: JobState, jobPatch: string | null): Promise<JobResult> {
-    await this.settled();
-    return this.putJobSummary(job, state, jobPatch);
+    return this.replacing(() => this.putJobSummary(job, state, jobPatch));
   }
 
   private async putJobSummary(job: NormalizedJob, state: JobState, jobPatch: string | null): Promise<JobResult> {
@@ -249,10 +285,12 @@ export class JobArtifacts {
 
 /**
  * Replace `file` with `text` (not fsynced), except when both are empty: an unchanged step's patch
- * stays the empty file made at claim time (a replace costs an inode; lib/fsutil.ts).
+ * stays the empty file made earlier, or is made empty in place (a replace costs an inode; lib/fsutil.ts).
  */
 async function writeUnlessSameEmpty(file: string, text: string): Promise<void> {
-  if (text === '' && (await fsp.lstat(file).then((st) => st.isFile() && st.size === 0, () => false))) return;
+  const st = text === '' ? lstatOrUndefined(file) : undefined;
+  if (st?.isFile() && st.size === 0) return;
+  if (text === '' && !st) return ensureFile(file);
   await writeFileAtomic(file, text, { durable: false });
 }
 

@@ -9,7 +9,7 @@ import { buildStepResult } from './results.ts';
 import type { JobState } from './state.ts';
 
 export async function writeFinalArtifacts(art: JobArtifacts, job: NormalizedJob, state: JobState, jobPatch: string | null): Promise<void> {
-  await art.init(job, state);
+  await art.init(job, state, { withoutSummary: true });
   for (const s of job.steps) {
     const st = state.steps.find((x) => x.step_id === s.step_id);
     const onDisk = await art.readStepResult(s.step_id).catch(() => undefined);

@@ -68,6 +68,14 @@ export type JobRunOutcome = 'finished' | 'parked' | 'handed_back' | 'lease_lost'
 // defined beside the queue states so that control operations need not load the runner
 export { cancelRequestPath };
 
+/**
+ * How long an agent runs before its job's placeholder artifacts are written (JobArtifacts
+ * startPlaceholders). Agents run for minutes, and from then on the tree is complete; a step that
+ * ends sooner writes its real files instead of a placeholder and its replacement (two files, an
+ * inode each, and a placeholder result validated against the schema, per file: bench/README.md).
+ */
+export const PLACEHOLDER_DELAY_MS = 200;
+
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -274,6 +282,7 @@ export class JobExecution {
       void this.cancelRequested().then((c) => { if (c) this.claim.cancel.abort(); });
     }, 250);
     let result;
+    let placeholders: NodeJS.Timeout | undefined;
     try {
       result = await runAttempt({
         config: ctx.config,
@@ -289,7 +298,7 @@ export class JobExecution {
         runId,
         signal,
         onSpawn: (pid) => {
-          this.art.startPlaceholders();
+          placeholders ??= setTimeout(() => this.art.startPlaceholders(), PLACEHOLDER_DELAY_MS);
           void this.recordRun(runId, pid, step.step_id, attempt);
         },
         onLine: (line, stream) => {
@@ -302,6 +311,7 @@ export class JobExecution {
       });
     } finally {
       clearInterval(cancelPoll);
+      clearTimeout(placeholders);
     }
     this.settleBudget(result.costUsd);
     if (this.claim.lost) return 'lease_lost';

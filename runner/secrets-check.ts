@@ -4,11 +4,11 @@
  * the value). Used after every step (that step's files plus the job's logs, events and context)
  * and by `orchestrator verify-artifacts` (the whole job tree).
  */
-import { promises as fsp } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../lib/config.ts';
 import { errnoCode, errorMessage } from '../lib/errors.ts';
-import { readFileNoFollow, writeFileAtomic } from '../lib/fsutil.ts';
+import { lstatOrUndefined, readFileNoFollow, writeFileAtomic } from '../lib/fsutil.ts';
 import type { JobArtifacts } from './artifacts.ts';
 import { redactJsonlOutput, redactText, sensitiveValues, type KnownSecret } from './secrets.ts';
 import type { StepError } from './state.ts';
@@ -40,7 +40,8 @@ export const JOB_LEVEL_SCAN_FILES = ['logs.txt', 'events.jsonl', 'context.json',
 export async function listFiles(dir: string, rel = ''): Promise<string[]> {
   let entries;
   try {
-    entries = await fsp.readdir(path.join(dir, rel), { withFileTypes: true });
+    // a step's artifact directory holds a handful of names: listed on the event loop
+    entries = readdirSync(path.join(dir, rel), { withFileTypes: true });
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return [];
     throw err;
@@ -59,7 +60,14 @@ export async function scanFiles(root: string, files: readonly string[], opts: { 
   const report: ScanReport = { files_scanned: 0, findings: [], redacted_files: [], skipped: [] };
   for (const rel of files) {
     const abs = path.join(root, rel);
-    const st = await fsp.lstat(abs).catch(() => undefined);
+    // metadata on the event loop (lib/fsutil.ts pathExists); an unreadable path counts as absent
+    const st = (() => {
+      try {
+        return lstatOrUndefined(abs);
+      } catch {
+        return undefined;
+      }
+    })();
     if (!st) continue;
     if (!st.isFile()) {
       report.skipped.push({ file: rel, reason: 'not a regular file' });

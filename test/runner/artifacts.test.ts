@@ -1,17 +1,19 @@
 /**
  * The artifact tree's deferred placeholders (JobArtifacts.init with deferPlaceholders): the claim
- * returns before the placeholders are written (they start once the agent is spawned), and no
- * placeholder ever lands over a real file written right after they started.
+ * returns before the placeholders are written (the runner starts them once an agent has run for
+ * PLACEHOLDER_DELAY_MS), no placeholder ever lands over a real file written just before or just
+ * after they started, and a step that ends sooner never has them written at all.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { JobResult, StepResult } from '../../contracts/index.ts';
+import type { JobResult, NormalizedJob, StepResult } from '../../contracts/index.ts';
 import { normalizeJob } from '../../contracts/normalize.ts';
 import { newJobId } from '../../lib/ids.ts';
 import { JOB_FILES, JobArtifacts, STEP_FILES } from '../../runner/artifacts.ts';
+import { writeFinalArtifacts } from '../../runner/finalize.ts';
 import { buildStepResult } from '../../runner/results.ts';
 import { initialState, updateStep } from '../../runner/state.ts';
 import { readJson } from '../helpers/env.ts';
@@ -53,5 +55,44 @@ describe('artifacts: deferred placeholders', () => {
       expect(readJson<{ window: unknown[] }>(art.file('context.json')).window, `round ${round}`).toHaveLength(1);
       expect(readJson<JobResult>(art.file('result.json')).steps[0]?.status, `round ${round}`).toBe('success');
     }
+  });
+
+  it('placeholders started while real writes are under way wait for them (50 rounds)', async () => {
+    for (let round = 0; round < 50; round++) {
+      const j = job();
+      const art = new JobArtifacts(root, j.job_id);
+      const state = initialState(j, new Date().toISOString());
+      await art.init(j, state, { deferPlaceholders: true });
+      const done = updateStep(state, 'a', { status: 'success', attempts: 1, summary: 'real' });
+      const writes = Promise.all([art.writeStepResult(buildStepResult(j, 'a', done, {}), j.goal), art.writeJobSummary(j, done, 'real patch\n')]);
+      art.startPlaceholders(); // the agent ran past the delay while its step's results were being written
+      await writes;
+      await art.settled();
+      expect(readJson<StepResult>(art.stepFile('a', 'result.json')).status, `round ${round}`).toBe('success');
+      expect(readJson<JobResult>(art.file('result.json')).steps[0]?.status, `round ${round}`).toBe('success');
+      expect(readJson<StepResult>(art.stepFile('b', 'result.json')).status, `round ${round}`).toBe('pending');
+    }
+  });
+
+  it('steps that end before the placeholders start: they are never written, and the close leaves the whole tree', async () => {
+    const j = job();
+    const art = new JobArtifacts(root, j.job_id);
+    const state = initialState(j, new Date().toISOString());
+    await art.init(j, state, { deferPlaceholders: true });
+    const a = updateStep(state, 'a', { status: 'success', attempts: 1, summary: 'real a' });
+    await art.writeStepResult(buildStepResult(j, 'a', a, {}), j.goal);
+    await art.writeStepPatch('a', '');
+    const inode = statSync(art.stepFile('a', 'result.json')).ino;
+    expect(existsSync(art.file('job.json'))).toBe(false); // no placeholder was written
+    expect(existsSync(art.stepFile('b', 'result.json'))).toBe(false);
+    const b = updateStep(a, 'b', { status: 'success', attempts: 1, summary: 'real b' });
+    await art.writeStepResult(buildStepResult(j, 'b', b, {}), j.goal);
+    const closed = { ...b, status: 'success' as const, finished_at: new Date().toISOString() };
+    await writeFinalArtifacts(art, j, closed, '');
+    for (const f of JOB_FILES) expect(existsSync(art.file(f)), f).toBe(true);
+    for (const s of ['a', 'b']) for (const f of STEP_FILES) expect(existsSync(art.stepFile(s, f)), `${s}/${f}`).toBe(true);
+    expect(statSync(art.stepFile('a', 'result.json')).ino).toBe(inode); // the real file was never replaced
+    expect(readJson<JobResult>(art.file('result.json')).steps.map((s) => s.status)).toEqual(['success', 'success']);
+    expect(readJson<NormalizedJob>(art.file('job.json')).job_id).toBe(j.job_id);
   });
 });

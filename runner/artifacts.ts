@@ -1,7 +1,8 @@
 /**
  * The artifact tree of a job: the product's contract. All of these exist whatever happened
- * (placeholders are written at claim time and replaced as steps run); each file is written
- * atomically; every result.json is validated against result.schema.json before it is written.
+ * (placeholders are written once an agent has run a moment, and replaced as steps end; the job's
+ * close writes whatever is missing); each file is written atomically; every result.json is
+ * validated against result.schema.json before it is written.
  *
  *   artifacts/<job_id>/{job.json,state.json,result.json,context.json,report.md,patch.diff,logs.txt,events.jsonl}
  *   artifacts/<job_id>/steps/<step_id>/{result.json,report.md,patch.diff,logs.txt}

@@ -9,42 +9,31 @@
  *   with a per-attempt timeout and a cap on concurrent requests.
  * - The body is identical across attempts (so is its signature); the attempt number is a header.
  * - Redirects are not followed; 2xx is success; 4xx other than 408/429 is final.
- * - Nothing is lost: a delivery is written to the outbox `var/callbacks/<delivery_id>.json` before
- *   its first attempt and removed once it is final (delivered, or given up). One still there when
- *   the process stops (or dies) is resumed by the next dispatcher that starts (`resume()`), once
- *   its owner process is gone. Delivery is at least once: receivers dedupe on `delivery_id`.
+ * - Nothing is lost: the runner (and recovery) records a job's delivery in the outbox
+ *   `var/callbacks/<delivery_id>.json` before moving the job (runner/callback-outbox.ts); this
+ *   dispatcher delivers it when the event arrives and removes it once final (delivered, or given
+ *   up). One still there when the process stops (or dies) is resumed by the next dispatcher that
+ *   starts (`resume()`), once its owner process is gone. Delivery is at least once, and the id is
+ *   the same for the same closing of a job: receivers dedupe on `delivery_id`.
  */
 import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
-import type { QueueState } from '../fsqueue/states.ts';
 import type { Config } from '../lib/config.ts';
 import { errnoCode, errorMessage } from '../lib/errors.ts';
-import { readJsonIfExists, writeJsonAtomic } from '../lib/fsutil.ts';
+import { lstatOrUndefined, readJsonIfExists, writeJsonAtomic } from '../lib/fsutil.ts';
 import { pidAlive } from '../lib/proc.ts';
 import type { Logger } from '../lib/logger.ts';
 import { JobArtifacts } from '../runner/artifacts.ts';
+import { callbackFor, outboxDir, outboxFile, type CallbackPayload, type OutboxEntry } from '../runner/callback-outbox.ts';
+import type { JobState } from '../runner/state.ts';
 import type { RunnerEvents } from '../runner/events.ts';
 import { signBody } from './auth.ts';
 import type { GatewayMetrics } from './metrics.ts';
 
-export type CallbackEventName = 'job.finished' | 'job.awaiting_approval';
-
-export interface CallbackPayload {
-  event: CallbackEventName;
-  delivery_id: string;
-  job_id: string;
-  status: string;
-  queue_state: QueueState;
-  created_at: string;
-  duration_ms: number | null;
-  cost_usd: number | null;
-  waiting: { reason: string; step_id: string | null; resume_after: string | null; message: string } | null;
-  status_url: string;
-  artifacts_dir: string;
-}
+export type { CallbackEventName, CallbackPayload } from '../runner/callback-outbox.ts';
 
 export type CallbackNotice = Omit<CallbackPayload, 'delivery_id' | 'created_at' | 'status_url' | 'artifacts_dir' | 'duration_ms' | 'cost_usd' | 'waiting'> &
   Partial<Pick<CallbackPayload, 'duration_ms' | 'cost_usd' | 'waiting'>>;
@@ -60,15 +49,8 @@ export interface CallbackDispatcherOptions {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
-
-/** An outbox entry: everything needed to resume a delivery in another process. */
-interface OutboxEntry {
-  url: string;
-  payload: CallbackPayload;
-  /** Attempts already made. */
-  attempts: number;
-  owner: { pid: number; host: string };
-}
+/** Delivery ids a dispatcher remembers as final, so that the same closing announced again is not sent again. */
+const FINISHED_IDS_KEPT = 1000;
 
 /** Pure: may this outcome be retried? */
 export function retryable(status: number | 'network' | 'timeout'): boolean {
@@ -106,11 +88,14 @@ export class CallbackDispatcher {
   private readonly abort = new AbortController();
 
   private readonly outbox: string;
+  /** Delivery ids being delivered by this dispatcher, and the last ones it finished (in order). */
+  private readonly delivering = new Set<string>();
+  private readonly finished = new Set<string>();
 
   constructor(private readonly opts: CallbackDispatcherOptions) {
     this.now = opts.now ?? (() => new Date());
     this.fetchFn = opts.fetch ?? fetch;
-    this.outbox = path.join(opts.config.paths.varRoot, 'callbacks');
+    this.outbox = outboxDir(opts.config);
   }
 
   /**
@@ -130,14 +115,14 @@ export class CallbackDispatcher {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
       const file = path.join(this.outbox, name);
       const entry = await readJsonIfExists<OutboxEntry>(file).catch(() => undefined);
-      if (!entry || !secret) continue;
+      if (!entry || !secret || this.delivering.has(entry.payload.delivery_id)) continue;
       if (entry.owner.host === os.hostname() && entry.owner.pid !== process.pid && pidAlive(entry.owner.pid)) continue;
       if (entry.owner.pid === process.pid && entry.owner.host === os.hostname()) continue;
       const mine: OutboxEntry = { ...entry, owner: { pid: process.pid, host: os.hostname() } };
       await writeJsonAtomic(file, mine, { durable: false });
       const art = new JobArtifacts(this.opts.config.paths.artifactsRoot, entry.payload.job_id);
       await this.log(art, `callback ${entry.payload.event} → ${redactUrl(entry.url)} resumed after ${entry.attempts} attempt(s) by pid ${process.pid}`);
-      this.track(this.deliver(art, mine, secret));
+      this.track(this.deliverOnce(art, mine, secret));
       resumed++;
     }
     return resumed;
@@ -150,6 +135,12 @@ export class CallbackDispatcher {
       events.on('job:parked', (d) =>
         this.notify({ event: 'job.awaiting_approval', job_id: d.job_id, status: 'needs_human', queue_state: 'awaiting_approval', waiting: { reason: d.reason, step_id: d.step_id, resume_after: d.resume_after, message: d.message } }),
       ),
+      // recovery closes jobs too (a crashed attempt that used up its retries, or parks): it records
+      // their callback like the runner does, and this delivers it (the state has the details)
+      events.on('job:recovered', (d) => {
+        if (d.to === 'awaiting_approval') this.notify({ event: 'job.awaiting_approval', job_id: d.job_id, status: 'needs_human', queue_state: d.to });
+        else if (d.to === 'done' || d.to === 'failed') this.notify({ event: 'job.finished', job_id: d.job_id, status: d.to === 'done' ? 'success' : 'failed', queue_state: d.to });
+      }),
     ];
     return () => offs.forEach((off) => off());
   }
@@ -184,15 +175,40 @@ export class CallbackDispatcher {
     this.pending.add(tracked);
   }
 
+  /**
+   * The delivery for a job that just closed. From its state.json when it has one: the entry the
+   * runner (or recovery) recorded before moving the job, or the same one made now (same id,
+   * runner/callback-outbox.ts). From the notice otherwise, with a new id.
+   */
   private async prepare(n: CallbackNotice): Promise<void> {
     const { config } = this.opts;
     const art = new JobArtifacts(config.paths.artifactsRoot, n.job_id);
     const job = await readJsonIfExists<NormalizedJob>(art.file('job.json')).catch(() => undefined);
     const url = job?.callback_url;
-    if (!url) return;
-    if (!config.callbacks.secret) {
+    if (!job || !url) return;
+    const secret = config.callbacks.secret;
+    if (!secret) {
       this.opts.metrics?.callbackAttempt('skipped');
       await this.log(art, `callback ${n.event} → ${redactUrl(url)} not sent: CALLBACK_SECRET is not set`);
+      return;
+    }
+    const createdAt = this.now().toISOString();
+    const state = await readJsonIfExists<JobState>(art.file('state.json')).catch(() => undefined);
+    const fromState = state ? callbackFor(job, state, { config, createdAt }) : null;
+    if (fromState && fromState.payload.event === n.event) {
+      const id = fromState.payload.delivery_id;
+      if (this.delivering.has(id) || this.finished.has(id)) return;
+      const recorded = await readJsonIfExists<OutboxEntry>(outboxFile(config, id)).catch(() => undefined);
+      const own = { pid: process.pid, host: os.hostname() };
+      if (recorded) {
+        // another live process is delivering it already (it resumed it first)
+        const o = recorded.owner;
+        if ((o.pid !== own.pid || o.host !== own.host) && o.host === own.host && pidAlive(o.pid)) return;
+      }
+      const entry: OutboxEntry = recorded ? { ...recorded, owner: own } : fromState;
+      await fsp.mkdir(this.outbox, { recursive: true });
+      await writeJsonAtomic(this.entryFile(entry), entry, { durable: !recorded });
+      await this.deliverOnce(art, entry, secret);
       return;
     }
     const payload: CallbackPayload = {
@@ -201,18 +217,38 @@ export class CallbackDispatcher {
       waiting: null,
       ...n,
       delivery_id: randomUUID(),
-      created_at: this.now().toISOString(),
+      created_at: createdAt,
       status_url: `${config.http.publicUrl ?? ''}/jobs/${n.job_id}`,
       artifacts_dir: art.dir,
     };
     const entry: OutboxEntry = { url, payload, attempts: 0, owner: { pid: process.pid, host: os.hostname() } };
     await fsp.mkdir(this.outbox, { recursive: true });
     await writeJsonAtomic(this.entryFile(entry), entry);
-    await this.deliver(art, entry, config.callbacks.secret);
+    await this.deliverOnce(art, entry, secret);
   }
 
   private entryFile(entry: OutboxEntry): string {
-    return path.join(this.outbox, `${entry.payload.delivery_id}.json`);
+    return outboxFile(this.opts.config, entry.payload.delivery_id);
+  }
+
+  /** One delivery at a time per id in this process (an event and a resume can name the same entry). */
+  private async deliverOnce(art: JobArtifacts, entry: OutboxEntry, secret: string): Promise<void> {
+    const id = entry.payload.delivery_id;
+    if (this.delivering.has(id)) return;
+    this.delivering.add(id);
+    try {
+      await this.deliver(art, entry, secret);
+    } finally {
+      this.delivering.delete(id);
+    }
+    if (!this.outboxHas(entry)) {
+      this.finished.add(id);
+      for (const old of this.finished) if (this.finished.size > FINISHED_IDS_KEPT) this.finished.delete(old);
+    }
+  }
+
+  private outboxHas(entry: OutboxEntry): boolean {
+    return lstatOrUndefined(this.entryFile(entry)) !== undefined;
   }
 
   /** Final outcome: the delivery leaves the outbox. */

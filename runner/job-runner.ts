@@ -24,6 +24,7 @@ import { JobArtifacts } from './artifacts.ts';
 import type { ReservationKey } from './budget-store.ts';
 import { decideAfterAttempt } from './decide.ts';
 import type { EventMap, EventName, RunnerEvents } from './events.ts';
+import { recordCallback } from './callback-outbox.ts';
 import { writeFinalArtifacts } from './finalize.ts';
 import { projectOf, reserveForAttempt, settleAttempt, type Guards } from './guards.ts';
 import { buildPrompt, readInputs, selectContext } from './inputs.ts';
@@ -500,6 +501,9 @@ export class JobExecution {
     const jobPatch = this.state.workspace ? (this.jobPatch ?? (await this.computeJobPatch())) : null;
     await writeFinalArtifacts(this.art, this.job, this.state, jobPatch);
     if (!(await this.fenced())) return 'lease_lost';
+    // the completion callback is on disk before the move: a runner that dies in between leaves it
+    // for the next dispatcher instead of losing it (runner/callback-outbox.ts)
+    await recordCallback(this.ctx.config, this.job, this.state, this.ctx.now());
     const moved = await this.ctx.queue.move(this.job.job_id, 'running', to);
     if (moved === 'lost') {
       this.claim.lost = true;

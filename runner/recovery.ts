@@ -17,6 +17,7 @@ import { applyDecision, interruptedAttempt } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
 import { decideAfterAttempt } from './decide.ts';
 import type { RunnerEvents } from './events.ts';
+import { recordCallback } from './callback-outbox.ts';
 import { writeFinalArtifacts } from './finalize.ts';
 import { scanStepArtifacts } from './secrets-check.ts';
 import { sensitiveValues } from './secrets.ts';
@@ -111,7 +112,10 @@ async function recoverOne(ctx: RecoveryContext, id: string): Promise<RecoveredJo
   state = withHistory(state, iso(), 'recovered', undefined, reason);
 
   if (to === 'pending') await art.writeState(state).catch(async () => { await art.init(job, state); });
-  else await writeFinalArtifacts(art, job, state, null);
+  else {
+    await writeFinalArtifacts(art, job, state, null);
+    await recordCallback(config, job, state, ctx.now()); // before the move, as the runner does
+  }
   await art.appendLog(`${iso()} recovered by ${ctx.actor}: ${reason} → ${to}`).catch(() => undefined);
   const moved = await queue.move(id, 'running', to);
   await leases.remove(id);

@@ -164,8 +164,10 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
     };
     const claim: Claim = { jobId, claimId: randomBytes(8).toString('hex'), lost: false, cancel: new AbortController(), handback: new AbortController(), draining: false, onAgentsDone: freeSlot };
     holding.add(jobId);
-    await leases.write({ job_id: jobId, claim_id: claim.claimId, runner_id: id, pid: process.pid, host: config.host, claimed_at: now().toISOString(), runs: [] });
-    const done = runClaimed(claim, submittedAt);
+    // the lease is written alongside the lock and the job's re-read (runClaimed): all three before
+    // anything reads the lease (fencing, the record of a spawned run)
+    const leased = leases.write({ job_id: jobId, claim_id: claim.claimId, runner_id: id, pid: process.pid, host: config.host, claimed_at: now().toISOString(), runs: [] });
+    const done = runClaimed(claim, submittedAt, leased);
     active.set(jobId, { claim, done });
     void done.finally(() => {
       holding.delete(jobId);
@@ -212,15 +214,16 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
     }
   }
 
-  async function runClaimed(claim: Claim, submittedAt: number): Promise<JobRunOutcome> {
+  async function runClaimed(claim: Claim, submittedAt: number, leased: Promise<void>): Promise<JobRunOutcome> {
     const jobId = claim.jobId;
     let release: (() => Promise<void>) | undefined;
     try {
-      // the advisory lock guards nothing the read does: both at once (and both settled, so a lock
-      // taken while the read failed is still released below)
-      const [lock, reading] = await Promise.allSettled([takeLock(jobId, claim), queue.readFile(queue.pathOf('running', jobId))]);
+      // the advisory lock guards nothing the read or the lease write does: all at once (and all
+      // settled, so a lock taken while another failed is still released below)
+      const [lock, reading, lease] = await Promise.allSettled([takeLock(jobId, claim), queue.readFile(queue.pathOf('running', jobId)), leased]);
       if (lock.status === 'rejected') throw lock.reason;
       release = lock.value;
+      if (lease.status === 'rejected') throw lease.reason;
       if (reading.status === 'rejected') throw reading.reason;
       const read = reading.value;
       if (!read.ok) {

@@ -46,6 +46,8 @@ export interface CallbackDispatcherOptions {
   fetch?: typeof fetch;
   /** Concurrent HTTP requests at most (default 8). */
   concurrency?: number;
+  /** How often startResuming() looks for deliveries nobody is making (default 10 s). */
+  resumeEveryMs?: number;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -98,9 +100,27 @@ export class CallbackDispatcher {
     this.outbox = outboxDir(opts.config);
   }
 
+  private resumeTimer: NodeJS.Timeout | undefined;
+
   /**
-   * Resume the deliveries of dispatchers that stopped or died (their owner process is gone).
-   * Call once at start; returns how many were resumed.
+   * resume() now and then every `resumeEveryMs` until close(): deliveries recorded by a process
+   * that exited (an `orchestrator cancel`, a runner that died) or by this one outside any event
+   * (a cancel through the API) are made within that interval.
+   */
+  startResuming(): void {
+    const pass = (): void => {
+      void this.resume()
+        .catch((err: unknown) => this.opts.log.warn({ err: errorMessage(err) }, 'cannot resume pending callbacks'))
+        .finally(() => {
+          if (!this.closed) this.resumeTimer = setTimeout(pass, this.opts.resumeEveryMs ?? 10_000).unref();
+        });
+    };
+    pass();
+  }
+
+  /**
+   * Deliver what the outbox holds that nobody is delivering: entries whose owner process is gone,
+   * and this process's own that no delivery of its own has taken (yet). Returns how many.
    */
   async resume(): Promise<number> {
     const secret = this.opts.config.callbacks.secret;
@@ -115,13 +135,15 @@ export class CallbackDispatcher {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
       const file = path.join(this.outbox, name);
       const entry = await readJsonIfExists<OutboxEntry>(file).catch(() => undefined);
-      if (!entry || !secret || this.delivering.has(entry.payload.delivery_id)) continue;
-      if (entry.owner.host === os.hostname() && entry.owner.pid !== process.pid && pidAlive(entry.owner.pid)) continue;
-      if (entry.owner.pid === process.pid && entry.owner.host === os.hostname()) continue;
+      if (!entry || !secret || this.closed) continue;
+      const id = entry.payload.delivery_id;
+      if (this.delivering.has(id) || this.finished.has(id)) continue;
+      const own = entry.owner.pid === process.pid && entry.owner.host === os.hostname();
+      if (!own && entry.owner.host === os.hostname() && pidAlive(entry.owner.pid)) continue;
       const mine: OutboxEntry = { ...entry, owner: { pid: process.pid, host: os.hostname() } };
-      await writeJsonAtomic(file, mine, { durable: false });
+      if (!own) await writeJsonAtomic(file, mine, { durable: false });
       const art = new JobArtifacts(this.opts.config.paths.artifactsRoot, entry.payload.job_id);
-      await this.log(art, `callback ${entry.payload.event} → ${redactUrl(entry.url)} resumed after ${entry.attempts} attempt(s) by pid ${process.pid}`);
+      if (!own) await this.log(art, `callback ${entry.payload.event} → ${redactUrl(entry.url)} resumed after ${entry.attempts} attempt(s) by pid ${process.pid}`);
       this.track(this.deliverOnce(art, mine, secret));
       resumed++;
     }
@@ -159,6 +181,7 @@ export class CallbackDispatcher {
   /** Stop: no new deliveries and no more retries; wait up to `graceMs` for requests in flight. */
   async close(graceMs = 5000): Promise<void> {
     this.closed = true;
+    clearTimeout(this.resumeTimer);
     for (const [t, wake] of this.sleeps) {
       clearTimeout(t);
       wake();

@@ -87,9 +87,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
   if (opts.runner) {
     detach.push(metrics.attach(opts.runner.events));
     detach.push(callbacks.attach(opts.runner.events));
-    // deliveries a previous process left in the outbox (it stopped or died mid-retry)
-    void callbacks.resume().catch((err: unknown) => log.warn({ err }, 'cannot resume pending callbacks'));
   }
+  // deliveries left in the outbox by a process that stopped or died, and those recorded outside
+  // any runner event (a cancel or reject through this API, an `orchestrator cancel`)
+  callbacks.startResuming();
   const ctx: GatewayContext = {
     config,
     log,

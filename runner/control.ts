@@ -14,6 +14,7 @@ import { OrchestratorError } from '../lib/errors.ts';
 import { readJsonIfExists, writeFileAtomic } from '../lib/fsutil.ts';
 import { applyApproval, applyRejection, finish, type HumanAnswer } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
+import { recordCallback } from './callback-outbox.ts';
 import { writeFinalArtifacts } from './finalize.ts';
 import { initialState, withHistory, type JobState } from './state.ts';
 
@@ -103,6 +104,7 @@ export async function approveJob(ctx: ControlContext, id: string, answer: HumanA
   if (to === 'pending') await art.writeState(next).catch(async () => art.init(job, next));
   else await writeFinalArtifacts(art, job, { ...next, queue_state: to }, null);
   if ((await ctx.queue.move(id, 'awaiting_approval', to)) === 'lost') throw new OrchestratorError('E_BAD_STATE', `job ${id} moved while it was being approved; check its status`, { job_id: id });
+  if (to !== 'pending') await closedHere(ctx, job, { ...next, queue_state: to });
   await art.appendLog(`${now} approved by ${answer.by}${answer.note ? `: ${answer.note}` : ''} → ${to}`);
   return { queue_state: to, state: next };
 }
@@ -114,7 +116,18 @@ export async function rejectJob(ctx: ControlContext, id: string, answer: HumanAn
   const next = { ...applyRejection(js ?? initialState(job, now), answer, now), queue_state: 'failed' as const };
   if ((await ctx.queue.move(id, 'awaiting_approval', 'failed')) === 'lost') throw new OrchestratorError('E_BAD_STATE', `job ${id} moved while it was being rejected; check its status`, { job_id: id });
   await writeFinalArtifacts(art, job, next, null);
+  await closedHere(ctx, job, next);
   return { queue_state: 'failed', state: next };
+}
+
+/**
+ * A job this command closed (approve to an end, reject, cancel of a waiting job): its completion
+ * callback goes to the outbox, where a dispatcher delivers it (this process's, or any other's once
+ * this one has exited: gateway/callbacks.ts). Recorded after the move, which is what decides that
+ * the command won: a process dying in between loses it.
+ */
+async function closedHere(ctx: ControlContext, job: NormalizedJob, state: JobState): Promise<void> {
+  await recordCallback(ctx.config, job, state, (ctx.now ?? (() => new Date()))());
 }
 
 /** Cancel: pending/awaiting jobs are closed at once; a running job is asked to stop (its runner kills the agent). */
@@ -132,6 +145,7 @@ export async function cancelJob(ctx: ControlContext, id: string, by: string): Pr
     const base = withHistory(js ?? initialState(job, now), now, 'cancelled', undefined, `by ${by}`);
     const next = { ...finish(base, 'cancelled', now, { code: 'E_CANCELLED', message: `cancelled by ${by} while ${state}` }), queue_state: 'failed' as const };
     await writeFinalArtifacts(art, job, next, null);
+    await closedHere(ctx, job, next);
     return { queue_state: 'failed', requested: false };
   }
   throw new OrchestratorError('E_BAD_STATE', `job ${id} kept moving; try again`, { job_id: id });

@@ -27,7 +27,7 @@ async function runRunner(): Promise<number> {
   // completion callbacks of the jobs this runner finishes (delivered off the runner's path)
   const callbacks = new CallbackDispatcher({ config, log });
   const detach = callbacks.attach(runner.events);
-  void callbacks.resume().catch((err: unknown) => log.warn({ err }, 'cannot resume pending callbacks'));
+  callbacks.startResuming();
   await runner.start();
   let metricsServer: MetricsServer | undefined;
   if (config.runnerMetricsPort > 0) {

@@ -175,3 +175,18 @@ it('callbackFor: finished and parked closings, each with its own stable id; noth
   expect(new Set([a.payload.delivery_id, parked.payload.delivery_id, parkedAgain.payload.delivery_id]).size).toBe(3);
   expect(callbackFor({ job_id: job.job_id }, done, opts)).toBeNull();
 });
+
+it('a job cancelled by `orchestrator cancel` (a process that exits at once) gets its callback from a running dispatcher', async () => {
+  answer = 200;
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  const dispatcher = new CallbackDispatcher({ config: home.config, log: silentLogger(), resumeEveryMs: 100 });
+  dispatcher.startResuming();
+  const job = await submit(home, { goal: 'waits', callback_url: url, policy: { requires_approval: true }, steps: [{ step_id: 's', agent: 'command', command: ['true'] }] });
+  expect(await waitForState(home, job.job_id, ['awaiting_approval'])).toBe('awaiting_approval');
+  const cli = spawnOrchestrator(['cancel', '--job', job.job_id], home.env);
+  expect(await exited(cli)).toBe(0);
+  await waitFor(() => bodies.length > 0 || undefined, 10_000, 'the callback');
+  expect(bodies).toEqual([expect.objectContaining({ event: 'job.finished', job_id: job.job_id, status: 'cancelled' })]);
+  await dispatcher.close();
+  expect(deliveries).toHaveLength(1);
+});

@@ -317,10 +317,16 @@ export async function resetTo(work: string, commit: string): Promise<void> {
   await git(work, ['clean', '-q', '-f', '-d', '-x']);
 }
 
-/** add, "anything staged?", commit, print the new HEAD: one spawn from the runner (sh forks git cheaply). */
+/**
+ * "Anything to commit?", add, commit, print the new HEAD: one spawn from the runner (sh forks git
+ * cheaply). `git status --porcelain` prints nothing exactly when `git add -A` would stage nothing
+ * (both honour .gitignore and refresh stat-only changes), so an unchanged tree costs one git
+ * process instead of two (add, then diff --cached), and a changed one the same four.
+ */
 const COMMIT_SCRIPT = [
+  'changes=$(git "$@" status --porcelain --untracked-files=normal) || exit $?',
+  'if [ -z "$changes" ]; then echo "=unchanged"; exit 0; fi',
   'git "$@" add -A || exit $?',
-  'if git "$@" diff --cached --quiet; then echo "=unchanged"; exit 0; fi',
   'git "$@" commit --quiet --no-verify -m "$ORCH_COMMIT_MESSAGE" || exit $?',
   'git "$@" rev-parse HEAD',
 ].join('\n');

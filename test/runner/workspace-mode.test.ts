@@ -4,7 +4,7 @@
  * per-job directory without git: empty patches, change_status "unknown". Also the one-spawn step
  * commit (changed and unchanged trees).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -179,5 +179,23 @@ describe('WORKSPACE_MODE', () => {
     const second = await commitAll(ws.path, 'delete', first.head);
     expect(second.changed).toBe(true);
     expect((await git(ws.path, ['diff', '--name-status', first.head, second.head])).stdout.trim()).toBe('D\tx.txt');
+  });
+
+  it('commitAll: what git add -A would not stage is "unchanged"; a mode change is a change', async () => {
+    home = await tempHome();
+    const ws = await prepareWorkspace(home.config.paths.workspacesRoot, 'job-commit-0002', path.join(home.dir, 'no-such-dir'));
+    writeFileSync(path.join(ws.path, '.gitignore'), 'build/\n');
+    writeFileSync(path.join(ws.path, 'tool.sh'), 'echo hi\n');
+    const base = await commitAll(ws.path, 'base', ws.base_commit);
+    expect(base.changed).toBe(true);
+    mkdirSync(path.join(ws.path, 'build'));
+    writeFileSync(path.join(ws.path, 'build', 'out.o'), 'ignored\n'); // ignored
+    mkdirSync(path.join(ws.path, 'empty-dir')); // git tracks no directories
+    writeFileSync(path.join(ws.path, 'tool.sh'), 'echo hi\n'); // rewritten, same content
+    expect(await commitAll(ws.path, 'nothing', base.head)).toEqual({ head: base.head, changed: false });
+    chmodSync(path.join(ws.path, 'tool.sh'), 0o755);
+    const mode = await commitAll(ws.path, 'chmod', base.head);
+    expect(mode.changed).toBe(true);
+    expect((await git(ws.path, ['diff', '--summary', base.head, mode.head])).stdout).toContain('mode change 100644 => 100755 tool.sh');
   });
 });

@@ -53,6 +53,8 @@ export interface CallbackDispatcherOptions {
 const MAX_BACKOFF_MS = 5 * 60_000;
 /** Delivery ids a dispatcher remembers as final, so that the same closing announced again is not sent again. */
 const FINISHED_IDS_KEPT = 1000;
+/** How old this process's own outbox entry must be before resume() takes it (see there). */
+const OWN_ENTRY_GRACE_MS = 5_000;
 
 /** Pure: may this outcome be retried? */
 export function retryable(status: number | 'network' | 'timeout'): boolean {
@@ -140,6 +142,9 @@ export class CallbackDispatcher {
       if (this.delivering.has(id) || this.finished.has(id)) continue;
       const own = entry.owner.pid === process.pid && entry.owner.host === os.hostname();
       if (!own && entry.owner.host === os.hostname() && pidAlive(entry.owner.pid)) continue;
+      // one of ours just recorded is the event's to deliver (the runner records it before the
+      // move, and the event follows the move): only one left behind for a while is taken here
+      if (own && this.now().getTime() - Date.parse(entry.payload.created_at) < OWN_ENTRY_GRACE_MS) continue;
       const mine: OutboxEntry = { ...entry, owner: { pid: process.pid, host: os.hostname() } };
       if (!own) await writeJsonAtomic(file, mine, { durable: false });
       const art = new JobArtifacts(this.opts.config.paths.artifactsRoot, entry.payload.job_id);

@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -189,4 +190,21 @@ it('a job cancelled by `orchestrator cancel` (a process that exits at once) gets
   expect(bodies).toEqual([expect.objectContaining({ event: 'job.finished', job_id: job.job_id, status: 'cancelled' })]);
   await dispatcher.close();
   expect(deliveries).toHaveLength(1);
+});
+
+it("resume() takes this process's own entry only once it was left behind for a while", async () => {
+  answer = 200;
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  const outbox = path.join(home.config.paths.varRoot, 'callbacks');
+  mkdirSync(outbox, { recursive: true });
+  const entry = (id: string, at: Date): string =>
+    JSON.stringify({ url, attempts: 0, owner: { pid: process.pid, host: os.hostname() }, payload: { event: 'job.finished', delivery_id: id, job_id: `job-${id}`, status: 'success', queue_state: 'done', created_at: at.toISOString() } });
+  writeFileSync(path.join(outbox, 'fresh-0001.json'), entry('fresh-0001', new Date())); // the event will deliver it
+  writeFileSync(path.join(outbox, 'stale-0001.json'), entry('stale-0001', new Date(Date.now() - 60_000))); // nobody did
+  const d = new CallbackDispatcher({ config: home.config, log: silentLogger() });
+  expect(await d.resume()).toBe(1);
+  await d.idle();
+  expect(deliveries).toEqual(['stale-0001']);
+  expect(readdirSync(outbox)).toEqual(['fresh-0001.json']);
+  await d.close();
 });

@@ -111,7 +111,9 @@ async function recoverOne(ctx: RecoveryContext, id: string): Promise<RecoveredJo
   if (to === 'pending') state = { ...state, queue_state: 'pending', status: 'pending', owner: null };
   state = withHistory(state, iso(), 'recovered', undefined, reason);
 
-  if (to === 'pending') await art.writeState(state).catch(async () => { await art.init(job, state); });
+  // back to pending: the tree is completed too (its runner may have died before the placeholders,
+  // which start once an agent has run a moment: runner/job-runner.ts PLACEHOLDER_DELAY_MS)
+  if (to === 'pending') await art.init(job, state);
   else {
     await writeFinalArtifacts(art, job, state, null);
     await recordCallback(config, job, state, ctx.now()); // before the move, as the runner does

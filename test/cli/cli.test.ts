@@ -3,10 +3,11 @@
  * 2 bad input), errors that say what and where without a stack trace, and the recovery commands.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { JOB_FILES, STEP_FILES } from '../../runner/artifacts.ts';
 import type { JobState } from '../../runner/state.ts';
 import { readJson, submit, tempHome, waitFor, waitForState, type TempHome } from '../helpers/env.ts';
 import { agentProcessesOf, BIN, exited, killAll, spawnOrchestrator } from '../helpers/processes.ts';
@@ -147,5 +148,10 @@ describe('cli: recovery after a runner crash', () => {
     expect(rec.code).toBe(0);
     expect(rec.stdout).toMatch(/recover-job-02 → pending .*1 agent run\(s\) killed/);
     expect(agentProcessesOf('recover-job-02')).toEqual([]);
+    // killed a moment after the spawn, before any placeholder: recovery completes the tree
+    const art = (...p: string[]): string => path.join(home.config.paths.artifactsRoot, job.job_id, ...p);
+    for (const f of JOB_FILES) expect(existsSync(art(f)), f).toBe(true);
+    for (const f of STEP_FILES) expect(existsSync(art('steps', 'only', f)), `steps/only/${f}`).toBe(true);
+    expect(readJson<JobState>(art('state.json')).queue_state).toBe('pending');
   });
 });

@@ -2,9 +2,9 @@
  * Worker presets through the runner: a step's `worker` picks the agent's tools, docs, environment
  * and limits; the workspace gets CLAUDE.md/AGENTS.md and the matching skills, kept out of git.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { StepResult } from '../../contracts/index.ts';
 import type { JobState } from '../../runner/state.ts';
 import { clearPresetCache, DEFAULT_PRESETS_DIR } from '../../workers/presets.ts';
@@ -51,6 +51,7 @@ describe('worker presets', () => {
   it('a new worker is only a JSON file: its command, tools, env and timeout reach the agent (ORCHESTRATOR_ALLOWED_TOOLS)', async () => {
     const dir = path.join(process.env.TMPDIR ?? '/tmp', `presets-${process.pid}-${Date.now()}`);
     mkdirSync(dir, { recursive: true });
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true })); // outside the home
     cpSync(DEFAULT_PRESETS_DIR, dir, { recursive: true });
     writeFileSync(path.join(dir, 'probe-worker.json'), JSON.stringify({ id: 'probe-worker', name: 'Probe', agent: { type: 'claude', command: ['node', PROBE] }, allowed_tools: ['Read', 'Bash'], env: { PRESET_FLAVOUR: 'vanilla' }, limits: { timeout_sec: 30 } }));
     await start({ ENABLE_REAL_CLI: '1', WORKER_PRESETS_DIR: dir });

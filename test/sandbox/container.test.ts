@@ -4,7 +4,7 @@
  * preset's CPU and memory limits, and the container removed afterwards. The image is built locally
  * from the host's node binary (no registry). Skipped, with the reason printed, without podman.
  */
-import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StepResult } from '../../contracts/index.ts';
@@ -39,6 +39,7 @@ describe.skipIf(!('image' in built))('container mode (podman)', () => {
   afterEach(async () => {
     await runner.stop({ force: true });
     await home.cleanup();
+    rmSync(presets, { recursive: true, force: true }); // outside the home: removed on its own
     for (const k of ['PROBE_PORT', 'MODEL_PORT', 'ENV_ALLOWLIST', 'ANTHROPIC_BASE_URL']) delete process.env[k];
   });
 

@@ -27,7 +27,7 @@ import { lstatOrUndefined, readJsonIfExists, writeJsonAtomic } from '../lib/fsut
 import { pidAlive } from '../lib/proc.ts';
 import type { Logger } from '../lib/logger.ts';
 import { JobArtifacts } from '../runner/artifacts.ts';
-import { callbackFor, outboxDir, outboxFile, type CallbackPayload, type OutboxEntry } from '../runner/callback-outbox.ts';
+import { callbackFor, outboxDir, outboxFile, payloadLinks, thisOwner, writeOutboxEntry, type CallbackPayload, type OutboxEntry } from '../runner/callback-outbox.ts';
 import type { JobState } from '../runner/state.ts';
 import type { RunnerEvents } from '../runner/events.ts';
 import { signBody } from './auth.ts';
@@ -55,6 +55,12 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 const FINISHED_IDS_KEPT = 1000;
 /** How old this process's own outbox entry must be before resume() takes it (see there). */
 const OWN_ENTRY_GRACE_MS = 5_000;
+
+/** Is a live process of this host other than this one the entry's owner (delivering it)? */
+function deliveredElsewhere(entry: OutboxEntry): boolean {
+  const o = entry.owner;
+  return o.host === os.hostname() && o.pid !== process.pid && pidAlive(o.pid);
+}
 
 /** Pure: may this outcome be retried? */
 export function retryable(status: number | 'network' | 'timeout'): boolean {
@@ -139,13 +145,12 @@ export class CallbackDispatcher {
       const entry = await readJsonIfExists<OutboxEntry>(file).catch(() => undefined);
       if (!entry || !secret || this.closed) continue;
       const id = entry.payload.delivery_id;
-      if (this.delivering.has(id) || this.finished.has(id)) continue;
+      if (this.delivering.has(id) || this.finished.has(id) || deliveredElsewhere(entry)) continue;
       const own = entry.owner.pid === process.pid && entry.owner.host === os.hostname();
-      if (!own && entry.owner.host === os.hostname() && pidAlive(entry.owner.pid)) continue;
       // one of ours just recorded is the event's to deliver (the runner records it before the
       // move, and the event follows the move): only one left behind for a while is taken here
       if (own && this.now().getTime() - Date.parse(entry.payload.created_at) < OWN_ENTRY_GRACE_MS) continue;
-      const mine: OutboxEntry = { ...entry, owner: { pid: process.pid, host: os.hostname() } };
+      const mine: OutboxEntry = { ...entry, owner: thisOwner() };
       if (!own) await writeJsonAtomic(file, mine, { durable: false });
       const art = new JobArtifacts(this.opts.config.paths.artifactsRoot, entry.payload.job_id);
       if (!own) await this.log(art, `callback ${entry.payload.event} → ${redactUrl(entry.url)} resumed after ${entry.attempts} attempt(s) by pid ${process.pid}`);
@@ -227,31 +232,15 @@ export class CallbackDispatcher {
       const id = fromState.payload.delivery_id;
       if (this.delivering.has(id) || this.finished.has(id)) return;
       const recorded = await readJsonIfExists<OutboxEntry>(outboxFile(config, id)).catch(() => undefined);
-      const own = { pid: process.pid, host: os.hostname() };
-      if (recorded) {
-        // another live process is delivering it already (it resumed it first)
-        const o = recorded.owner;
-        if ((o.pid !== own.pid || o.host !== own.host) && o.host === own.host && pidAlive(o.pid)) return;
-      }
-      const entry: OutboxEntry = recorded ? { ...recorded, owner: own } : fromState;
-      await fsp.mkdir(this.outbox, { recursive: true });
-      await writeJsonAtomic(this.entryFile(entry), entry, { durable: !recorded });
+      if (recorded && deliveredElsewhere(recorded)) return; // another process resumed it first
+      const entry: OutboxEntry = recorded ? { ...recorded, owner: thisOwner() } : fromState;
+      await writeOutboxEntry(config, entry, { durable: !recorded });
       await this.deliverOnce(art, entry, secret);
       return;
     }
-    const payload: CallbackPayload = {
-      duration_ms: null,
-      cost_usd: null,
-      waiting: null,
-      ...n,
-      delivery_id: randomUUID(),
-      created_at: createdAt,
-      status_url: `${config.http.publicUrl ?? ''}/jobs/${n.job_id}`,
-      artifacts_dir: art.dir,
-    };
-    const entry: OutboxEntry = { url, payload, attempts: 0, owner: { pid: process.pid, host: os.hostname() } };
-    await fsp.mkdir(this.outbox, { recursive: true });
-    await writeJsonAtomic(this.entryFile(entry), entry);
+    const payload: CallbackPayload = { duration_ms: null, cost_usd: null, waiting: null, ...n, delivery_id: randomUUID(), created_at: createdAt, ...payloadLinks(config, n.job_id) };
+    const entry: OutboxEntry = { url, payload, attempts: 0, owner: thisOwner() };
+    await writeOutboxEntry(config, entry);
     await this.deliverOnce(art, entry, secret);
   }
 

@@ -53,6 +53,22 @@ export function outboxFile(config: Config, deliveryId: string): string {
   return path.join(outboxDir(config), `${deliveryId}.json`);
 }
 
+/** The process that makes (or takes over) a delivery. */
+export function thisOwner(): OutboxEntry['owner'] {
+  return { pid: process.pid, host: os.hostname() };
+}
+
+/** Where a payload points: the job's status URL and its artifact directory. */
+export function payloadLinks(config: Config, jobId: string): Pick<CallbackPayload, 'status_url' | 'artifacts_dir'> {
+  return { status_url: `${config.http.publicUrl ?? ''}/jobs/${jobId}`, artifacts_dir: path.join(config.paths.artifactsRoot, jobId) };
+}
+
+/** Write an outbox entry (atomically; fsynced unless `durable: false`), making the outbox if needed. */
+export async function writeOutboxEntry(config: Config, entry: OutboxEntry, opts: { durable?: boolean } = {}): Promise<void> {
+  await fsp.mkdir(outboxDir(config), { recursive: true });
+  await writeJsonAtomic(outboxFile(config, entry.payload.delivery_id), entry, opts);
+}
+
 /** Pure: a UUID-shaped id, the same for the same job, event and moment. */
 export function deliveryIdOf(jobId: string, event: CallbackEventName, at: string): string {
   const h = createHash('sha256').update(`${jobId}\0${event}\0${at}`).digest('hex');
@@ -83,10 +99,9 @@ export function callbackFor(job: Pick<NormalizedJob, 'job_id' | 'callback_url'>,
     duration_ms: finished && Number.isFinite(started) ? Math.max(0, Date.parse(at) - started) : null,
     cost_usd: finished ? state.steps.reduce((a, s) => a + s.cost_usd, 0) : null,
     waiting: parked && w ? { reason: w.reason, step_id: w.step_id, resume_after: w.resume_after, message: w.message } : null,
-    status_url: `${opts.config.http.publicUrl ?? ''}/jobs/${job.job_id}`,
-    artifacts_dir: path.join(opts.config.paths.artifactsRoot, job.job_id),
+    ...payloadLinks(opts.config, job.job_id),
   };
-  return { url, payload, attempts: 0, owner: { pid: process.pid, host: os.hostname() } };
+  return { url, payload, attempts: 0, owner: thisOwner() };
 }
 
 /**
@@ -99,9 +114,6 @@ export async function recordCallback(config: Config, job: Pick<NormalizedJob, 'j
   if (!config.callbacks.secret) return null;
   const entry = callbackFor(job, state, { config, createdAt: now.toISOString() });
   if (!entry) return null;
-  const file = outboxFile(config, entry.payload.delivery_id);
-  if (await pathExists(file)) return entry.payload.delivery_id;
-  await fsp.mkdir(outboxDir(config), { recursive: true });
-  await writeJsonAtomic(file, entry);
+  if (!(await pathExists(outboxFile(config, entry.payload.delivery_id)))) await writeOutboxEntry(config, entry);
   return entry.payload.delivery_id;
 }

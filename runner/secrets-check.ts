@@ -61,13 +61,12 @@ export async function scanFiles(root: string, files: readonly string[], opts: { 
   for (const rel of files) {
     const abs = path.join(root, rel);
     // metadata on the event loop (lib/fsutil.ts pathExists); an unreadable path counts as absent
-    const st = (() => {
-      try {
-        return lstatOrUndefined(abs);
-      } catch {
-        return undefined;
-      }
-    })();
+    let st;
+    try {
+      st = lstatOrUndefined(abs);
+    } catch {
+      continue;
+    }
     if (!st) continue;
     if (!st.isFile()) {
       report.skipped.push({ file: rel, reason: 'not a regular file' });

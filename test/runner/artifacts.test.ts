@@ -15,7 +15,7 @@ import { newJobId } from '../../lib/ids.ts';
 import { JOB_FILES, JobArtifacts, STEP_FILES } from '../../runner/artifacts.ts';
 import { writeFinalArtifacts } from '../../runner/finalize.ts';
 import { buildStepResult } from '../../runner/results.ts';
-import { initialState, updateStep } from '../../runner/state.ts';
+import { initialState, updateStep, type JobState } from '../../runner/state.ts';
 import { readJson } from '../helpers/env.ts';
 
 let root: string;
@@ -25,11 +25,18 @@ afterEach(async () => { await rm(root, { recursive: true, force: true }); });
 const job = (): ReturnType<typeof normalizeJob> =>
   normalizeJob({ goal: 'placeholders', steps: [{ step_id: 'a', agent: 'command', command: ['true'] }, { step_id: 'b', agent: 'command', command: ['true'] }] }, { now: new Date(), newId: newJobId });
 
+/** A two-step job as the runner leaves it at claim time: essentials on disk, placeholders deferred. */
+async function claimed(): Promise<{ j: ReturnType<typeof job>; art: JobArtifacts; state: JobState }> {
+  const j = job();
+  const art = new JobArtifacts(root, j.job_id);
+  const state = initialState(j, new Date().toISOString());
+  await art.init(j, state, { deferPlaceholders: true });
+  return { j, art, state };
+}
+
 describe('artifacts: deferred placeholders', () => {
   it('the claim returns before the placeholders; every file of the tree exists once settled', async () => {
-    const j = job();
-    const art = new JobArtifacts(root, j.job_id);
-    await art.init(j, initialState(j, new Date().toISOString()), { deferPlaceholders: true });
+    const { art } = await claimed();
     expect(existsSync(art.file('state.json'))).toBe(true);
     expect(existsSync(art.file('result.json'))).toBe(false);
     await art.settled();
@@ -39,10 +46,7 @@ describe('artifacts: deferred placeholders', () => {
 
   it('real results written at once after the claim are never replaced by placeholders (50 rounds)', async () => {
     for (let round = 0; round < 50; round++) {
-      const j = job();
-      const art = new JobArtifacts(root, j.job_id);
-      const state = initialState(j, new Date().toISOString());
-      await art.init(j, state, { deferPlaceholders: true });
+      const { j, art, state } = await claimed();
       art.startPlaceholders(); // as the runner does once the agent is spawned
       const done = updateStep(state, 'a', { status: 'success', attempts: 1, summary: 'real' });
       await Promise.all([
@@ -59,10 +63,7 @@ describe('artifacts: deferred placeholders', () => {
 
   it('placeholders started while real writes are under way wait for them (50 rounds)', async () => {
     for (let round = 0; round < 50; round++) {
-      const j = job();
-      const art = new JobArtifacts(root, j.job_id);
-      const state = initialState(j, new Date().toISOString());
-      await art.init(j, state, { deferPlaceholders: true });
+      const { j, art, state } = await claimed();
       const done = updateStep(state, 'a', { status: 'success', attempts: 1, summary: 'real' });
       const writes = Promise.all([art.writeStepResult(buildStepResult(j, 'a', done, {}), j.goal), art.writeJobSummary(j, done, 'real patch\n')]);
       art.startPlaceholders(); // the agent ran past the delay while its step's results were being written
@@ -75,10 +76,7 @@ describe('artifacts: deferred placeholders', () => {
   });
 
   it('steps that end before the placeholders start: they are never written, and the close leaves the whole tree', async () => {
-    const j = job();
-    const art = new JobArtifacts(root, j.job_id);
-    const state = initialState(j, new Date().toISOString());
-    await art.init(j, state, { deferPlaceholders: true });
+    const { j, art, state } = await claimed();
     const a = updateStep(state, 'a', { status: 'success', attempts: 1, summary: 'real a' });
     await art.writeStepResult(buildStepResult(j, 'a', a, {}), j.goal);
     await art.writeStepPatch('a', '');

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { constants, promises as fsp } from 'node:fs';
-import { benchEnv, discardLater, loadavg, machineState, quickMode, run as runProgram } from './lib.ts';
+import { benchEnv, discardLater, loadavg, machineState, procCpuMs, quickMode, run as runProgram } from './lib.ts';
 import { ensureBinary } from './peers.ts';
 
 const HERE = fileURLToPath(import.meta.url);
@@ -129,6 +129,8 @@ interface RunResult {
   non_2xx: number;
   errors: number;
   jobs_on_disk: number | null;
+  /** The server's CPU per request during the measured run (µs; all threads, and its main thread). */
+  cpu_us_per_req: { total: number; main: number } | null;
 }
 
 function post(agent: http.Agent, port: number): Promise<number> {
@@ -219,12 +221,23 @@ async function floorRun(child: ChildProcess, seconds: number, connections: numbe
 
 async function bench(mode: Mode, opts: { connections: number; seconds: number; warmup: number; wrk: string | null; script: string }): Promise<RunResult> {
   const { child, ready } = await startServer(mode);
+  let cpu0: ReturnType<typeof procCpuMs>;
+  const markCpu = (): void => {
+    cpu0 = child.pid ? procCpuMs(child.pid) : undefined;
+  };
+  const cpuPerReq = (requests: number): RunResult['cpu_us_per_req'] => {
+    const cpu1 = child.pid ? procCpuMs(child.pid) : undefined;
+    if (!cpu0 || !cpu1 || requests <= 0) return null;
+    return { total: round(((cpu1.total - cpu0.total) * 1000) / requests, 0), main: round(((cpu1.main - cpu0.main) * 1000) / requests, 0) };
+  };
   try {
     if (mode === 'floor') {
       if (opts.warmup > 0) await floorRun(child, opts.warmup, opts.connections, false);
+      markCpu();
       const { n, elapsed, lat } = await floorRun(child, opts.seconds, opts.connections, true);
+      const cpu = cpuPerReq(n);
       const sorted = [...lat].sort((a, b) => a - b);
-      return { mode, generator: 'in-process loop', requests: n, seconds: round(elapsed), rps: round(n / elapsed, 0), p50_ms: round(pct(sorted, 50)), p90_ms: round(pct(sorted, 90)), p99_ms: round(pct(sorted, 99)), max_ms: round(sorted.at(-1) ?? 0), mean_ms: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)), non_2xx: 0, errors: 0, jobs_on_disk: null };
+      return { mode, generator: 'in-process loop', requests: n, seconds: round(elapsed), rps: round(n / elapsed, 0), p50_ms: round(pct(sorted, 50)), p90_ms: round(pct(sorted, 90)), p99_ms: round(pct(sorted, 99)), max_ms: round(sorted.at(-1) ?? 0), mean_ms: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)), non_2xx: 0, errors: 0, jobs_on_disk: null, cpu_us_per_req: cpu };
     }
     const pendingCount = (): number => (ready.home ? readdirSync(path.join(ready.home, 'var/queue/pending')).filter((f) => f.endsWith('.json')).length : 0);
     /** Requests the load generator abandoned at its deadline still land: wait until the count is stable. */
@@ -239,12 +252,16 @@ async function bench(mode: Mode, opts: { connections: number; seconds: number; w
     if (opts.wrk) {
       if (opts.warmup > 0) await wrkLoad(opts.wrk, ready.port, opts.connections, opts.warmup, opts.script);
       const before = await settled();
+      markCpu();
       const r = await wrkLoad(opts.wrk, ready.port, opts.connections, opts.seconds, opts.script);
-      return { mode, generator: 'wrk -t1', requests: r.requests, seconds: round(r.elapsed), rps: round(r.requests / r.elapsed, 0), p50_ms: round(r.p50), p90_ms: round(r.p90), p99_ms: round(r.p99), max_ms: round(r.max), mean_ms: round(r.mean), non_2xx: r.non2xx, errors: r.errors, jobs_on_disk: ready.home ? (await settled()) - before : null };
+      const cpu = cpuPerReq(r.requests);
+      return { mode, generator: 'wrk -t1', requests: r.requests, seconds: round(r.elapsed), rps: round(r.requests / r.elapsed, 0), p50_ms: round(r.p50), p90_ms: round(r.p90), p99_ms: round(r.p99), max_ms: round(r.max), mean_ms: round(r.mean), non_2xx: r.non2xx, errors: r.errors, jobs_on_disk: ready.home ? (await settled()) - before : null, cpu_us_per_req: cpu };
     }
     if (opts.warmup > 0) await load(ready.port, opts.connections, opts.warmup, false);
     const before = await settled();
+    markCpu();
     const { lat, non2xx, errors, elapsed } = await load(ready.port, opts.connections, opts.seconds, true);
+    const cpu = cpuPerReq(lat.length);
     const sorted = [...lat].sort((a, b) => a - b);
     return {
       mode,
@@ -260,6 +277,7 @@ async function bench(mode: Mode, opts: { connections: number; seconds: number; w
       non_2xx: non2xx,
       errors,
       jobs_on_disk: ready.home ? (await settled()) - before : null,
+      cpu_us_per_req: cpu,
     };
   } finally {
     if (PROFILE_DIR && mode === 'durable') {
@@ -313,6 +331,7 @@ export async function runIngest(o: { quick?: boolean } = {}): Promise<IngestResu
     ['requests', (r) => String(r.requests)],
     ['non-2xx', (r) => String(r.non_2xx)],
     ['errors', (r) => String(r.errors)],
+    ['cpu µs/req (main)', (r) => (r.cpu_us_per_req ? `${r.cpu_us_per_req.total} (${r.cpu_us_per_req.main})` : '—')],
   ];
   const widths = cols.map(([h, f]) => Math.max(h.length, ...rows.map((r) => f(r).length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();

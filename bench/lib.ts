@@ -176,6 +176,24 @@ export function ensureDist(): void {
 // ---------------------------------------------------------------- processes
 
 /** Resident set (VmRSS) and its peak (VmHWM) of a live process, in MB. */
+/**
+ * CPU time (user + system, ms) a process has used so far, all its threads, and its main thread
+ * alone (Linux /proc; undefined elsewhere or once it is gone). Steadier than wall-clock rates on
+ * a shared host: the main thread's CPU per request is what bounds a Node server.
+ */
+export function procCpuMs(pid: number): { total: number; main: number } | undefined {
+  const ticks = (file: string): number => {
+    const f = readFileSync(file, 'latin1');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]); // utime, stime (fields 14, 15)
+  };
+  try {
+    return { total: ticks(`/proc/${pid}/stat`) * 10, main: ticks(`/proc/${pid}/task/${pid}/stat`) * 10 };
+  } catch {
+    return undefined;
+  }
+}
+
 export function procMem(pid: number): { rssMb: number; hwmMb: number } | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/status`, 'utf8');

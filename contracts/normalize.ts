@@ -47,21 +47,37 @@ export function defaultPipeline(goal: string): Step[] {
   ];
 }
 
+/**
+ * `given` over `defaults`; a key given as undefined keeps its default. The defaults come first
+ * and the given object is spread over them: V8 clones a spread fast, but every key ADDED to a
+ * spread clone afterwards cost ~0.7 µs (the old `{ ...step, role, prompt, ... }` took 8-10 µs a
+ * step, 14% of the gateway's main thread under ingest; bench/README.md). Key order: the defaults'.
+ */
+function withDefaults<D extends object, G extends object>(defaults: D, given: G): Omit<G, keyof D> & D {
+  const out = { ...defaults, ...given } as Record<string, unknown>;
+  for (const k of Object.keys(defaults)) if (out[k] === undefined) out[k] = (defaults as Record<string, unknown>)[k];
+  return out as Omit<G, keyof D> & D;
+}
+
 export function normalizeStep(step: Step, goal: string): NormalizedStep {
-  return {
-    ...step,
-    role: step.role ?? DEFAULT_ROLES[step.agent],
-    prompt: step.prompt ?? goal,
-    timeout_sec: step.timeout_sec ?? STEP_DEFAULTS.timeout_sec,
-    max_retries: step.max_retries ?? STEP_DEFAULTS.max_retries,
-    retry_backoff_sec: step.retry_backoff_sec ?? STEP_DEFAULTS.retry_backoff_sec,
-    input_artifacts: step.input_artifacts ?? [],
-    apply_patches_from: step.apply_patches_from ?? [],
-    allowed_tools: step.allowed_tools ?? [],
-    on_failure: step.on_failure ?? STEP_DEFAULTS.on_failure,
-    requires_approval: step.requires_approval ?? false,
-    resume_session: step.resume_session ?? false,
-  };
+  return withDefaults(
+    {
+      step_id: step.step_id,
+      agent: step.agent,
+      role: DEFAULT_ROLES[step.agent],
+      prompt: goal,
+      timeout_sec: STEP_DEFAULTS.timeout_sec as number,
+      max_retries: STEP_DEFAULTS.max_retries as number,
+      retry_backoff_sec: STEP_DEFAULTS.retry_backoff_sec as number,
+      input_artifacts: [] as string[],
+      apply_patches_from: [] as string[],
+      allowed_tools: [] as string[],
+      on_failure: STEP_DEFAULTS.on_failure as NormalizedStep['on_failure'],
+      requires_approval: false,
+      resume_session: false,
+    },
+    step,
+  );
 }
 
 export interface NormalizeContext {
@@ -74,27 +90,31 @@ export interface NormalizeContext {
 export function normalizeJob(job: Job, ctx: NormalizeContext): NormalizedJob {
   const nowIso = ctx.now.toISOString();
   const steps = (job.steps ?? defaultPipeline(job.goal)).map((s) => normalizeStep(s, job.goal));
-  return {
-    ...job,
-    schema_version: '1.0',
-    job_id: job.job_id ?? ctx.newId(),
-    created_at: job.created_at ?? nowIso,
-    submitted_at: nowIso,
-    source: job.source ?? { type: ctx.sourceType ?? 'manual' },
-    workdir: job.workdir ?? '.',
-    tags: job.tags ?? [],
-    metadata: job.metadata ?? {},
-    priority: job.priority ?? 0,
-    context_window: job.context_window ?? [],
-    context_strategy: job.context_strategy ?? 'full',
-    artifact_handoff: job.artifact_handoff ?? 'workspace_first',
-    policy: {
-      ...job.policy,
-      sandbox: job.policy?.sandbox ?? false,
-      network: job.policy?.network ?? 'allow',
-      allowed_binaries: job.policy?.allowed_binaries ?? [],
-      requires_approval: job.policy?.requires_approval ?? false,
+  const given = withDefaults(
+    {
+      schema_version: '1.0' as const,
+      job_id: '',
+      created_at: nowIso,
+      submitted_at: nowIso,
+      source: { type: ctx.sourceType ?? 'manual' } as NormalizedJob['source'],
+      goal: job.goal,
+      workdir: '.',
+      tags: [] as string[],
+      metadata: {} as NormalizedJob['metadata'],
+      priority: 0,
+      context_window: [] as NormalizedJob['context_window'],
+      context_strategy: 'full' as NormalizedJob['context_strategy'],
+      artifact_handoff: 'workspace_first' as NormalizedJob['artifact_handoff'],
+      policy: {} as NormalizedJob['policy'],
+      steps,
     },
-    steps,
-  };
+    job,
+  );
+  // decided here whatever was submitted (every key already exists: assigning is cheap)
+  given.schema_version = '1.0';
+  given.job_id = job.job_id ?? ctx.newId();
+  given.submitted_at = nowIso;
+  given.steps = steps;
+  given.policy = withDefaults({ sandbox: false, network: 'allow' as NormalizedJob['policy']['network'], allowed_binaries: [] as string[], requires_approval: false }, job.policy ?? {});
+  return given;
 }

@@ -113,6 +113,26 @@ describe('contract: defaults', () => {
     expect(job.created_at).toBe('2020-01-01T00:00:00Z');
     expect(job.steps[0]).toMatchObject({ role: 'assistant', prompt: 'g', max_retries: 0 });
   });
+
+  it('a key given as undefined keeps its default; what the runner decides is never taken from the payload', () => {
+    // typed callers (scheduler, CLI) may pass an optional field as undefined
+    const job = normalizeJob({ goal: 'g', workdir: undefined, policy: { network: 'deny', sandbox: undefined }, steps: [{ step_id: 'x', agent: 'codex', timeout_sec: undefined, command: undefined }] }, ctx);
+    expect(job.workdir).toBe('.');
+    expect(job.policy).toEqual({ sandbox: false, network: 'deny', allowed_binaries: [], requires_approval: false });
+    expect(job.steps[0]).toMatchObject({ timeout_sec: 600, role: 'implementer', prompt: 'g' });
+    const forced = normalizeJob({ goal: 'g', schema_version: '0.9', submitted_at: '2020-01-01T00:00:00Z' } as never, ctx);
+    expect(forced).toMatchObject({ schema_version: '1.0', submitted_at: '2026-11-21T12:00:00.000Z' });
+  });
+
+  it('job files list their fields in one order, whatever order the payload used; unknown-to-defaults fields are kept', () => {
+    const a = normalizeJob({ tags: ['t'], goal: 'g', callback_url: 'http://127.0.0.1:1/h', steps: [{ agent: 'command', command: ['true'], step_id: 's' }] }, ctx);
+    const b = normalizeJob({ steps: [{ step_id: 's', command: ['true'], agent: 'command' }], callback_url: 'http://127.0.0.1:1/h', goal: 'g', tags: ['t'] }, ctx);
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(Object.keys(a).slice(0, 6)).toEqual(['schema_version', 'job_id', 'created_at', 'submitted_at', 'source', 'goal']);
+    expect(Object.keys(a.steps[0]!).slice(0, 3)).toEqual(['step_id', 'agent', 'role']);
+    expect(a.callback_url).toBe('http://127.0.0.1:1/h');
+    expect(a.steps[0]?.command).toEqual(['true']);
+  });
 });
 
 describe('contract: TypeScript types are derived from the schemas', () => {

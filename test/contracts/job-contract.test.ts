@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { normalizeJob } from '../../contracts/normalize.ts';
+import { newJobId } from '../../lib/ids.ts';
 import { isValidNormalizedJob, parseJsonText, validateJob } from '../../contracts/validate.ts';
 import { OrchestratorError } from '../../lib/errors.ts';
 
@@ -62,6 +63,10 @@ describe('contract: bad input names every offending path', () => {
   it('empty input and __proto__ keys are refused', () => {
     expect(refusal(() => parseJsonText('  ')).message).toContain('empty input');
     expect(refusal(() => parseJsonText('{"goal":"x","metadata":{"__proto__":{"polluted":1}}}')).message).toContain('__proto__');
+    // spelled with \u escapes, the key only appears once decoded
+    expect(refusal(() => parseJsonText('{"goal":"x","metadata":{"\\u005f_proto__":{"polluted":1}}}')).message).toContain('__proto__');
+    expect(refusal(() => parseJsonText('{"goal":"x","constructor":{"proto\\u0074ype":{"polluted":1}}}')).message).toContain('prototype');
+    expect(parseJsonText('{"goal":"caf\\u00e9 __proto__ prototype"}')).toEqual({ goal: 'café __proto__ prototype' });
   });
 
   it('several problems at once, each with its JSONPath', () => {
@@ -105,6 +110,12 @@ describe('contract: defaults', () => {
     expect(job).toMatchObject({ schema_version: '1.0', job_id: '0123456789abcdef0123456789abcdef', created_at: '2026-11-21T12:00:00.000Z', source: { type: 'manual' }, workdir: '.', priority: 0, context_strategy: 'full', artifact_handoff: 'workspace_first', policy: { sandbox: false, network: 'allow', requires_approval: false } });
     expect(job.steps[1]).toMatchObject({ step_id: '02_implement', agent: 'codex', role: 'implementer', input_artifacts: ['steps/01_plan/report.md'], timeout_sec: 600, on_failure: 'stop' });
     expect(job.steps[2]?.input_artifacts).toEqual(['steps/01_plan/report.md', 'steps/02_implement/report.md', 'steps/02_implement/patch.diff']);
+  });
+
+  it('generated job ids are 32 lowercase hex characters, distinct across refills of the random pool', () => {
+    const ids = Array.from({ length: 1000 }, () => newJobId());
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(new Set(ids).size).toBe(1000);
   });
 
   it('keeps what the submitter gave', () => {

@@ -150,6 +150,9 @@ export class CallbackDispatcher {
       // one of ours just recorded is the event's to deliver (the runner records it before the
       // move, and the event follows the move): only one left behind for a while is taken here
       if (own && this.now().getTime() - Date.parse(entry.payload.created_at) < OWN_ENTRY_GRACE_MS) continue;
+      // recorded by a process that died before moving the job: the closing is not committed until
+      // recovery completes it (and then records the same entry again if this one were gone)
+      if (lstatOrUndefined(path.join(this.opts.config.paths.queueRoot, 'running', `${entry.payload.job_id}.json`))) continue;
       const mine: OutboxEntry = { ...entry, owner: thisOwner() };
       if (!own) await writeJsonAtomic(file, mine, { durable: false });
       const art = new JobArtifacts(this.opts.config.paths.artifactsRoot, entry.payload.job_id);

@@ -18,7 +18,7 @@ import type { NormalizedJob } from '../contracts/index.ts';
 import type { QueueState } from '../fsqueue/states.ts';
 import type { Config } from '../lib/config.ts';
 import { pathExists, writeJsonAtomic } from '../lib/fsutil.ts';
-import type { JobState } from './state.ts';
+import { decidedClosing, type JobState } from './state.ts';
 
 export type CallbackEventName = 'job.finished' | 'job.awaiting_approval';
 
@@ -82,9 +82,10 @@ export function deliveryIdOf(jobId: string, event: CallbackEventName, at: string
 export function callbackFor(job: Pick<NormalizedJob, 'job_id' | 'callback_url'>, state: JobState, opts: { config: Config; createdAt: string }): OutboxEntry | null {
   const url = job.callback_url;
   if (!url) return null;
-  const parked = state.queue_state === 'awaiting_approval' && state.waiting !== null;
-  const finished = (state.queue_state === 'done' || state.queue_state === 'failed') && state.finished_at !== null;
-  if (!parked && !finished) return null;
+  const closing = decidedClosing(state);
+  if (!closing) return null;
+  const parked = closing === 'awaiting_approval';
+  const finished = !parked;
   const event: CallbackEventName = parked ? 'job.awaiting_approval' : 'job.finished';
   const w = state.waiting;
   const at = parked && w ? w.since : (state.finished_at ?? state.updated_at);

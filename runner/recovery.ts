@@ -21,7 +21,7 @@ import { recordCallback } from './callback-outbox.ts';
 import { writeFinalArtifacts } from './finalize.ts';
 import { scanStepArtifacts } from './secrets-check.ts';
 import { sensitiveValues } from './secrets.ts';
-import { initialState, withHistory } from './state.ts';
+import { decidedClosing, initialState, withHistory } from './state.ts';
 
 export interface RecoveryContext {
   config: Config;
@@ -97,7 +97,14 @@ async function recoverOne(ctx: RecoveryContext, id: string): Promise<RecoveredJo
   let reason = `owner ${lease ? `${lease.runner_id} (pid ${lease.pid})` : '(no lease)'} is dead`;
 
   const cur = state.cursor ? state.steps.find((s) => s.step_id === state.cursor) : undefined;
-  if (cur && cur.status === 'running') {
+  const decided = decidedClosing(state);
+  if (decided) {
+    // it died while closing the job: the closing was decided and persisted (runner/job-runner.ts
+    // close()), maybe its callback recorded too. Complete it as decided; running the job again
+    // would close it a second time (another finished_at: another callback, another outcome).
+    to = decided;
+    reason += `; completing its closing (${decided})`;
+  } else if (cur && cur.status === 'running') {
     state = interruptedAttempt(state, cur.step_id, iso());
     // the dead runner never ran the post-step secrets scan: redact what its agent left behind
     await scanStepArtifacts(art.dir, cur.step_id, { redact: true, known: sensitiveValues(config.secrets.sensitiveEnvVars, process.env) }).catch(() => undefined);

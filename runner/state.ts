@@ -139,6 +139,17 @@ export function stepState(state: JobState, stepId: string): StepState {
   return s;
 }
 
+/**
+ * Pure: where a closing recorded in the state sends the job: done/failed once it has finished,
+ * awaiting_approval once it is parked with its reason; null while it is neither. The runner
+ * persists this BEFORE it writes the final artifacts, records the callback and moves the file.
+ */
+export function decidedClosing(state: JobState): 'done' | 'failed' | 'awaiting_approval' | null {
+  if ((state.queue_state === 'done' || state.queue_state === 'failed') && state.finished_at !== null) return state.queue_state;
+  if (state.queue_state === 'awaiting_approval' && state.waiting !== null) return 'awaiting_approval';
+  return null;
+}
+
 export function withHistory(state: JobState, nowIso: string, event: string, stepId?: string, detail?: string): JobState {
   const entry: HistoryEntry = { at: nowIso, event, ...(stepId ? { step_id: stepId } : {}), ...(detail ? { detail } : {}) };
   const history = [...state.history, entry];

@@ -6,16 +6,18 @@
  * the event) does not lose it.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { CallbackDispatcher } from '../../gateway/callbacks.ts';
+import { Leases } from '../../fsqueue/lease.ts';
 import { callbackFor, type OutboxEntry } from '../../runner/callback-outbox.ts';
-import { initialState } from '../../runner/state.ts';
+import { decidedClosing, initialState } from '../../runner/state.ts';
 import { normalizeJob } from '../../contracts/normalize.ts';
+import type { NormalizedJob } from '../../contracts/index.ts';
 import { newJobId } from '../../lib/ids.ts';
 import { createRunner } from '../../runner/runner.ts';
 import { silentLogger } from '../../lib/logger.ts';
@@ -48,6 +50,17 @@ afterEach(async () => {
   await new Promise((r) => receiver.close(r));
   await home.cleanup();
 });
+
+/** A one-step job with a callback_url, run to done by a runner with no dispatcher in its process. */
+async function doneByLoneRunner(goal: string): Promise<NormalizedJob> {
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  const runner = createRunner({ config: home.config });
+  await runner.start();
+  const job = await submit(home, { goal, callback_url: url, steps: [{ step_id: 's', agent: 'command', command: ['true'] }] });
+  expect(await waitForState(home, job.job_id, ['done', 'failed'])).toBe('done');
+  await runner.stop();
+  return job;
+}
 
 it('a delivery interrupted by shutdown is resumed by the next dispatcher and delivered once the receiver is back', async () => {
   const jobId = 'outbox-job-0001';
@@ -92,13 +105,8 @@ it('an entry whose owner is still alive is left alone', async () => {
 });
 
 it('the runner records the callback before the move: with no dispatcher in its process, the next one delivers it', async () => {
-  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   // a runner alone: it dies (here: stops) without any dispatcher having seen job:finished
-  const runner = createRunner({ config: home.config });
-  await runner.start();
-  const job = await submit(home, { goal: 'callback recorded', callback_url: url, steps: [{ step_id: 's', agent: 'command', command: ['true'] }] });
-  expect(await waitForState(home, job.job_id, ['done', 'failed'])).toBe('done');
-  await runner.stop();
+  const job = await doneByLoneRunner('callback recorded');
   const outbox = path.join(home.config.paths.varRoot, 'callbacks');
   const names = readdirSync(outbox);
   expect(names).toHaveLength(1);
@@ -175,6 +183,12 @@ it('callbackFor: finished and parked closings, each with its own stable id; noth
   const parkedAgain = callbackFor(job, { ...base, queue_state: 'awaiting_approval', status: 'needs_human', waiting: { ...waiting, since: '2026-01-01T00:09:00.000Z' } }, opts)!;
   expect(new Set([a.payload.delivery_id, parked.payload.delivery_id, parkedAgain.payload.delivery_id]).size).toBe(3);
   expect(callbackFor({ job_id: job.job_id }, done, opts)).toBeNull();
+  // what recovery completes for a runner that died while closing: the same closings, nothing else
+  expect(decidedClosing(done)).toBe('done');
+  expect(decidedClosing({ ...done, queue_state: 'failed', status: 'failed' })).toBe('failed');
+  expect(decidedClosing({ ...base, queue_state: 'awaiting_approval', status: 'needs_human', waiting })).toBe('awaiting_approval');
+  expect(decidedClosing({ ...base, queue_state: 'running', status: 'running' })).toBeNull();
+  expect(decidedClosing({ ...done, finished_at: null })).toBeNull();
 });
 
 it('a job cancelled by `orchestrator cancel` (a process that exits at once) gets its callback from a running dispatcher', async () => {
@@ -207,4 +221,39 @@ it("resume() takes this process's own entry only once it was left behind for a w
   expect(deliveries).toEqual(['stale-0001']);
   expect(readdirSync(outbox)).toEqual(['fresh-0001.json']);
   await d.close();
+});
+
+it('a runner that died between recording its closing and moving the job: recovery completes that closing, and one job.finished arrives', async () => {
+  const job = await doneByLoneRunner('closed, not moved');
+  const stateFile = path.join(home.config.paths.artifactsRoot, job.job_id, 'state.json');
+  const closed = JSON.parse(readFileSync(stateFile, 'utf8')) as { finished_at: string; steps: Array<{ attempts: number }> };
+  const outbox = path.join(home.config.paths.varRoot, 'callbacks');
+  const [name] = readdirSync(outbox);
+  const entry = JSON.parse(readFileSync(path.join(outbox, name!), 'utf8')) as OutboxEntry;
+
+  // back to the moment of the crash: state.json says done and the callback is recorded, but the
+  // job file is still in running/ under the lease of a process that is gone
+  const dead = spawnSync('true').pid!;
+  writeFileSync(path.join(outbox, name!), JSON.stringify({ ...entry, owner: { ...entry.owner, pid: dead } }));
+  renameSync(home.queue.pathOf('done', job.job_id), home.queue.pathOf('running', job.job_id));
+  const leases = new Leases(home.config.paths.queueRoot);
+  await leases.init();
+  await leases.write({ job_id: job.job_id, claim_id: 'c-dead', runner_id: 'runner-dead', pid: dead, host: home.config.host, claimed_at: new Date().toISOString(), runs: [] });
+
+  answer = 200;
+  const next = spawnOrchestrator(['runner'], home.env);
+  try {
+    await waitFor(() => bodies.length > 0 || undefined, 20_000, 'the callback');
+    expect(await waitForState(home, job.job_id, ['done', 'failed'])).toBe('done');
+    await new Promise((r) => setTimeout(r, 500)); // a second closing would call back again
+  } finally {
+    next.kill('SIGTERM');
+    await exited(next);
+  }
+  expect(deliveries).toEqual([entry.payload.delivery_id]);
+  const after = JSON.parse(readFileSync(stateFile, 'utf8')) as typeof closed & { history: Array<{ event: string }> };
+  expect(after.finished_at).toBe(closed.finished_at); // the same closing, not a second run of the job
+  expect(after.steps[0]?.attempts).toBe(closed.steps[0]?.attempts);
+  expect(after.history.map((h) => h.event)).toContain('recovered');
+  expect(readdirSync(outbox)).toEqual([]);
 });

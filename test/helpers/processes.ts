@@ -71,3 +71,22 @@ export async function connectionCounter(): Promise<ConnectionCounter> {
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
+
+/**
+ * A process as a failure message can show it: state, parent, age, command line and its run
+ * markers (so that a leftover agent says which job, run and attempt it belongs to).
+ */
+export function describeProcess(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[19]); // starttime (field 22), clock ticks after boot
+    const uptime = Number(readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+    const age = Number.isFinite(ticks) ? `${(uptime - ticks / 100).toFixed(2)} s old` : 'age ?';
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter(Boolean).join(' ');
+    const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter((v) => v.startsWith('ORCH_'));
+    return `pid ${pid} state ${f[0]} ppid ${f[1]} ${age}: ${cmd.slice(0, 200)} [${env.join(' ')}]`;
+  } catch {
+    return `pid ${pid} (gone)`;
+  }
+}

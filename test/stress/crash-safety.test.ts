@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import type { JobState } from '../../runner/state.ts';
 import { expectQueueInvariants, readJson, submit, tempHome, waitFor, type TempHome } from '../helpers/env.ts';
-import { agentProcessesOf, exited, killAll, spawnOrchestrator } from '../helpers/processes.ts';
+import { agentProcessesOf, describeProcess, exited, killAll, spawnOrchestrator } from '../helpers/processes.ts';
 
 const STRESS = process.env.STRESS === '1';
 const JOBS = STRESS ? 150 : 50;
@@ -87,5 +87,5 @@ it(`crash safety: ${KILLS} SIGKILLs of a real runner across ${JOBS} three-step j
   expect(interrupted, `seed ${seed}`).toBeGreaterThan(0);
   const done = [...where.values()].filter((s) => s === 'done').length;
   expect(done, `most jobs should survive ${KILLS} crashes with 8 retries (seed ${seed})`).toBeGreaterThan(JOBS * 0.9);
-  expect(agentProcessesOf('crash-job-')).toEqual([]);
+  expect(agentProcessesOf('crash-job-').map(describeProcess), `seed ${seed}`).toEqual([]);
 }, 300_000);

@@ -116,7 +116,7 @@ describe('cli: recovery after a runner crash', () => {
     const runner = spawnOrchestrator(['runner'], { ...home.env, RUNNER_LEASE_STALE_MS: '60000' });
     const statePath = path.join(home.config.paths.artifactsRoot, job.job_id, 'state.json');
     await waitFor(() => { try { return readJson<JobState>(statePath).steps[1]?.status === 'running' || undefined; } catch { return undefined; } }, 30_000, 'second step running');
-    await waitFor(() => agentProcessesOf('recover-job-01').length > 0 || undefined, 10_000, 'agent process');
+    await waitFor(() => agentProcessesOf('recover-job-01', home.dir).length > 0 || undefined, 10_000, 'agent process');
 
     const refused = await cli('unlock', '--job', job.job_id);
     expect(refused.code).toBe(1);
@@ -124,11 +124,11 @@ describe('cli: recovery after a runner crash', () => {
 
     runner.kill('SIGKILL');
     await exited(runner);
-    expect(agentProcessesOf('recover-job-01').length).toBeGreaterThan(0); // the orphan outlived its runner
+    expect(agentProcessesOf('recover-job-01', home.dir).length).toBeGreaterThan(0); // the orphan outlived its runner
     const rec = await cli('recover');
     expect(rec.code).toBe(0);
     expect(rec.stdout).toMatch(/recover-job-01 → pending .*attempt 1 of second counted; 1 agent run\(s\) killed/);
-    expect(agentProcessesOf('recover-job-01')).toEqual([]);
+    expect(agentProcessesOf('recover-job-01', home.dir)).toEqual([]);
     const state = readJson<JobState>(statePath);
     expect(state.steps.map((s) => [s.step_id, s.status, s.attempts])).toEqual([['first', 'success', 1], ['second', 'retryable', 1], ['third', 'pending', 0]]);
     expect(state.cursor).toBe('second');
@@ -137,17 +137,17 @@ describe('cli: recovery after a runner crash', () => {
   it('recover also kills an agent its runner died too soon to record in the lease (found by its job id)', async () => {
     const job = await submit(home, { goal: 'unrecorded', job_id: 'recover-job-02', steps: [{ step_id: 'only', agent: 'command', command: ['sleep', '60'], max_retries: 2 }] });
     const runner = spawnOrchestrator(['runner'], { ...home.env, RUNNER_LEASE_STALE_MS: '60000' });
-    await waitFor(() => agentProcessesOf('recover-job-02').length > 0 || undefined, 30_000, 'agent process');
+    await waitFor(() => agentProcessesOf('recover-job-02', home.dir).length > 0 || undefined, 30_000, 'agent process');
     runner.kill('SIGKILL');
     await exited(runner);
     // as if the runner had died between the spawn and the lease update: no run recorded
     const leaseFile = path.join(home.config.paths.queueRoot, 'leases', `${job.job_id}.json`);
     writeFileSync(leaseFile, JSON.stringify({ ...readJson<Record<string, unknown>>(leaseFile), runs: [] }));
-    expect(agentProcessesOf('recover-job-02').length).toBeGreaterThan(0);
+    expect(agentProcessesOf('recover-job-02', home.dir).length).toBeGreaterThan(0);
     const rec = await cli('recover');
     expect(rec.code).toBe(0);
     expect(rec.stdout).toMatch(/recover-job-02 → pending .*1 agent run\(s\) killed/);
-    expect(agentProcessesOf('recover-job-02')).toEqual([]);
+    expect(agentProcessesOf('recover-job-02', home.dir)).toEqual([]);
     // killed a moment after the spawn, before any placeholder: recovery completes the tree
     const art = (...p: string[]): string => path.join(home.config.paths.artifactsRoot, job.job_id, ...p);
     for (const f of JOB_FILES) expect(existsSync(art(f)), f).toBe(true);

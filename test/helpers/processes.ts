@@ -1,6 +1,6 @@
 /** Real `orchestrator` processes for tests, killed for sure in afterEach. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -27,16 +27,23 @@ export async function killAll(): Promise<void> {
   await Promise.all([...live].map(exited));
 }
 
-/** Live, non-zombie processes whose environment has ORCH_JOB_ID starting with `prefix`. */
-export function agentProcessesOf(prefix: string): number[] {
+/**
+ * Live, non-zombie processes whose environment has ORCH_JOB_ID starting with `prefix`; with
+ * `under` (a test's home), only those working in it (cwd, or HOME, below it): two test runs on
+ * one machine use the same fixed job ids, and must not see each other's agents.
+ */
+export function agentProcessesOf(prefix: string, under?: string): number[] {
   const out: number[] = [];
+  const root = under ? realpathSync(under) : undefined; // /proc/<pid>/cwd is a resolved path
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
       if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
       const env = readFileSync(`/proc/${e}/environ`, 'latin1').split('\0');
-      if (env.some((v) => v.startsWith(`ORCH_JOB_ID=${prefix}`))) out.push(Number(e));
+      if (!env.some((v) => v.startsWith(`ORCH_JOB_ID=${prefix}`))) continue;
+      if (root && !readlinkSync(`/proc/${e}/cwd`).startsWith(root) && !env.some((v) => v.startsWith(`HOME=${root}`) || (under !== undefined && v.startsWith(`HOME=${under}`)))) continue;
+      out.push(Number(e));
     } catch {
       // gone
     }
@@ -85,7 +92,7 @@ export function describeProcess(pid: number): string {
     const age = Number.isFinite(ticks) ? `${(uptime - ticks / 100).toFixed(2)} s old` : 'age ?';
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter(Boolean).join(' ');
     const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter((v) => v.startsWith('ORCH_'));
-    return `pid ${pid} state ${f[0]} ppid ${f[1]} ${age}: ${cmd.slice(0, 200)} [${env.join(' ')}]`;
+    return `pid ${pid} state ${f[0]} ppid ${f[1]} ${age} in ${readlinkSync(`/proc/${pid}/cwd`)}: ${cmd.slice(0, 200)} [${env.join(' ')}]`;
   } catch {
     return `pid ${pid} (gone)`;
   }

@@ -43,13 +43,13 @@ it('SIGTERM: the running step finishes, the job is handed back at the next step,
 it('a second signal forces: the agent is killed and the attempt is handed back uncounted', async () => {
   const job = await submit(home, { goal: 'forced', job_id: 'forced-job-001', steps: [{ step_id: 'long', agent: 'command', command: ['sleep', '60'], max_retries: 0 }] });
   const runner = spawnOrchestrator(['runner'], home.env);
-  await waitFor(() => agentProcessesOf('forced-job-001').length > 0 || undefined, 20_000, 'agent running');
+  await waitFor(() => agentProcessesOf('forced-job-001', home.dir).length > 0 || undefined, 20_000, 'agent running');
   runner.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 300));
   expect(runner.exitCode).toBe(null); // still waiting for the step
   runner.kill('SIGTERM');
   expect(await exited(runner)).toBe(0);
-  expect(agentProcessesOf('forced-job-001')).toEqual([]);
+  expect(agentProcessesOf('forced-job-001', home.dir)).toEqual([]);
   expect(await home.queue.locate(job.job_id)).toBe('pending');
   const st = stateOf(job.job_id)!;
   expect(st.steps[0]).toMatchObject({ status: 'retryable', visit_attempts: 0 });

@@ -87,5 +87,5 @@ it(`crash safety: ${KILLS} SIGKILLs of a real runner across ${JOBS} three-step j
   expect(interrupted, `seed ${seed}`).toBeGreaterThan(0);
   const done = [...where.values()].filter((s) => s === 'done').length;
   expect(done, `most jobs should survive ${KILLS} crashes with 8 retries (seed ${seed})`).toBeGreaterThan(JOBS * 0.9);
-  expect(agentProcessesOf('crash-job-').map(describeProcess), `seed ${seed}`).toEqual([]);
+  expect(agentProcessesOf('crash-job-', home!.dir).map(describeProcess), `seed ${seed}`).toEqual([]);
 }, 300_000);

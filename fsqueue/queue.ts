@@ -13,7 +13,7 @@
  * - Bad files are never deleted: they are moved to `corrupt/` with a `.reason.txt` beside them.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, promises as fsp, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, linkSync, promises as fsp, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
 import { OrchestratorError, errnoCode, errorMessage } from '../lib/errors.ts';
@@ -109,7 +109,7 @@ export class FsQueue {
       }
       await reserved;
       try {
-        await fsp.link(marker, this.pathOf(state, id));
+        linkSync(marker, this.pathOf(state, id)); // a name, not an inode: on the event loop, like move()
       } catch (err) {
         if (errnoCode(err) === 'EEXIST') throw new OrchestratorError('E_JOB_EXISTS', `job ${id} already exists (in ${state})`, { job_id: id, state });
         throw err;

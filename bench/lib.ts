@@ -175,7 +175,6 @@ export function ensureDist(): void {
 
 // ---------------------------------------------------------------- processes
 
-/** Resident set (VmRSS) and its peak (VmHWM) of a live process, in MB. */
 /**
  * CPU time (user + system, ms) a process has used so far, all its threads, and its main thread
  * alone (Linux /proc; undefined elsewhere or once it is gone). Steadier than wall-clock rates on
@@ -194,6 +193,7 @@ export function procCpuMs(pid: number): { total: number; main: number } | undefi
   }
 }
 
+/** Resident set (VmRSS) and its peak (VmHWM) of a live process, in MB. */
 export function procMem(pid: number): { rssMb: number; hwmMb: number } | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
 import { OrchestratorError, errnoCode, errorMessage } from '../lib/errors.ts';
 import { fsyncDir, fsyncFd, openAsync, publishFileExclusive, readFileNoFollow, writeFileAtomic } from '../lib/fsutil.ts';
-import { QUEUE_STATES, canMove, isSafeJobId, type QueueState } from './states.ts';
+import { QUEUE_STATES, canMove, isSafeJobId, jobFilePath, type QueueState } from './states.ts';
 
 /** Errors that mean "the queue cannot be written right now" (the caller may retry). */
 const UNAVAILABLE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE']);
@@ -63,7 +63,7 @@ export class FsQueue {
   }
 
   pathOf(state: QueueState, id: string): string {
-    return path.join(this.root, state, `${id}.json`);
+    return jobFilePath(this.root, state, id);
   }
 
   /** Create the layout and check that temp and state directories share one filesystem. */

@@ -32,6 +32,11 @@ export function isSafeJobId(id: string): boolean {
   return JOB_ID_RE.test(id);
 }
 
+/** Where a job's file is while it is in `state`: `<queue root>/<state>/<job_id>.json`. */
+export function jobFilePath(queueRoot: string, state: QueueState, jobId: string): string {
+  return path.join(queueRoot, state, `${jobId}.json`);
+}
+
 /** A cancel request for a running job: `<queue root>/cancel/<job_id>` (its runner polls for it). */
 export function cancelRequestPath(queueRoot: string, jobId: string): string {
   return path.join(queueRoot, 'cancel', jobId);

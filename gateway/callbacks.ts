@@ -21,6 +21,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
+import { jobFilePath } from '../fsqueue/states.ts';
 import type { Config } from '../lib/config.ts';
 import { errnoCode, errorMessage } from '../lib/errors.ts';
 import { lstatOrUndefined, readJsonIfExists, writeJsonAtomic } from '../lib/fsutil.ts';
@@ -152,7 +153,7 @@ export class CallbackDispatcher {
       if (own && this.now().getTime() - Date.parse(entry.payload.created_at) < OWN_ENTRY_GRACE_MS) continue;
       // recorded by a process that died before moving the job: the closing is not committed until
       // recovery completes it (and then records the same entry again if this one were gone)
-      if (lstatOrUndefined(path.join(this.opts.config.paths.queueRoot, 'running', `${entry.payload.job_id}.json`))) continue;
+      if (lstatOrUndefined(jobFilePath(this.opts.config.paths.queueRoot, 'running', entry.payload.job_id))) continue;
       const mine: OutboxEntry = { ...entry, owner: thisOwner() };
       if (!own) await writeJsonAtomic(file, mine, { durable: false });
       const art = new JobArtifacts(this.opts.config.paths.artifactsRoot, entry.payload.job_id);

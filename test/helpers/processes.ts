@@ -34,7 +34,9 @@ export async function killAll(): Promise<void> {
  */
 export function agentProcessesOf(prefix: string, under?: string): number[] {
   const out: number[] = [];
-  const root = under ? realpathSync(under) : undefined; // /proc/<pid>/cwd is a resolved path
+  // /proc/<pid>/cwd is a resolved path; HOME is whatever the runner set
+  const homes = under ? [realpathSync(under), under] : [];
+  const inHome = (p: string): boolean => homes.some((h) => p.startsWith(h));
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
@@ -42,7 +44,7 @@ export function agentProcessesOf(prefix: string, under?: string): number[] {
       if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
       const env = readFileSync(`/proc/${e}/environ`, 'latin1').split('\0');
       if (!env.some((v) => v.startsWith(`ORCH_JOB_ID=${prefix}`))) continue;
-      if (root && !readlinkSync(`/proc/${e}/cwd`).startsWith(root) && !env.some((v) => v.startsWith(`HOME=${root}`) || (under !== undefined && v.startsWith(`HOME=${under}`)))) continue;
+      if (under && !inHome(readlinkSync(`/proc/${e}/cwd`)) && !env.some((v) => v.startsWith('HOME=') && inHome(v.slice(5)))) continue;
       out.push(Number(e));
     } catch {
       // gone

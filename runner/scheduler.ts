@@ -152,6 +152,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   let errors: ScheduleError[] = [];
   let state: StateFile = { schema_version: '1.0', schedules: {} };
   let writing: Promise<void> = Promise.resolve();
+  const firing = new Set<Promise<FireOutcome>>(); // stop() waits for these: a fire under way finishes whole
   let stopped = false;
 
   const lastSlot = (id: string): number => {
@@ -169,7 +170,14 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     return writing;
   }
 
-  async function fire(id: string, slot: Date): Promise<FireOutcome> {
+  function fire(id: string, slot: Date): Promise<FireOutcome> {
+    const p = fireOnce(id, slot);
+    firing.add(p);
+    void p.finally(() => firing.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  async function fireOnce(id: string, slot: Date): Promise<FireOutcome> {
     const s = loaded.get(id);
     if (!s) throw new OrchestratorError('E_BAD_INPUT', `no schedule ${JSON.stringify(id)}`);
     if (lastSlot(id) >= slot.getTime()) return 'already_fired';
@@ -252,6 +260,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         if (s.timer) clearTimeout(s.timer);
         s.cron.stop();
       }
+      // A fire already under way (its job being written) completes, and records its slot, before
+      // stop() returns: nothing is written into the state directory after it.
+      while (firing.size > 0) await Promise.allSettled([...firing]);
       await writing;
     },
     fire,

@@ -97,6 +97,17 @@ describe('scheduler', () => {
     expect(pending()).toHaveLength(2);
   });
 
+  it('stop() waits for a fire under way: its job and its slot are both written when stop returns', async () => {
+    schedule('daily.json', { id: 'daily', enabled: true, schedule: '0 3 * * *', payload: { goal: 'daily' } });
+    const slot = new Date('2030-01-01T03:00:00.000Z');
+    const s = await start();
+    const fired = s.fire('daily', slot); // the job is still being written...
+    await s.stop(); // ...when the process is told to stop
+    expect(pending()).toHaveLength(1);
+    expect(readJson<{ schedules: Record<string, { last_slot: string }> }>(path.join(home.config.paths.varRoot, 'schedules-state.json')).schedules.daily?.last_slot).toBe(slot.toISOString());
+    expect(await fired).toBe('queued');
+  });
+
   it('a missing schedules directory is no error', async () => {
     rmSync(home.config.paths.schedulesDir, { recursive: true });
     const s = await start();

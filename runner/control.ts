@@ -11,11 +11,11 @@ import { Leases, type Lease } from '../fsqueue/lease.ts';
 import { QUEUE_STATES, cancelRequestPath, isSafeJobId, type QueueState } from '../fsqueue/states.ts';
 import type { Config } from '../lib/config.ts';
 import { OrchestratorError } from '../lib/errors.ts';
+import { failpoint } from '../lib/failpoint.ts';
 import { readJsonIfExists, writeFileAtomic } from '../lib/fsutil.ts';
 import { applyApproval, applyRejection, finish, type HumanAnswer } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
-import { recordCallback } from './callback-outbox.ts';
-import { writeFinalArtifacts } from './finalize.ts';
+import { completeClosing, newIntent, removeIntent, writeIntent } from './closing-intent.ts';
 import { initialState, withHistory, type JobState } from './state.ts';
 
 export interface ControlContext {
@@ -101,51 +101,62 @@ export async function approveJob(ctx: ControlContext, id: string, answer: HumanA
   }
   const next = applyApproval(job, current, answer, now);
   const to: QueueState = next.finished_at ? (next.status === 'success' ? 'done' : 'failed') : 'pending';
-  if (to === 'pending') await art.writeState(next).catch(async () => art.init(job, next));
-  else await writeFinalArtifacts(art, job, { ...next, queue_state: to }, null);
-  if ((await ctx.queue.move(id, 'awaiting_approval', to)) === 'lost') throw new OrchestratorError('E_BAD_STATE', `job ${id} moved while it was being approved; check its status`, { job_id: id });
-  if (to !== 'pending') await closedHere(ctx, job, { ...next, queue_state: to });
-  await art.appendLog(`${now} approved by ${answer.by}${answer.note ? `: ${answer.note}` : ''} → ${to}`);
+  const logLine = `${now} approved by ${answer.by}${answer.note ? `: ${answer.note}` : ''} → ${to}`;
+  const lost = new OrchestratorError('E_BAD_STATE', `job ${id} moved while it was being approved; check its status`, { job_id: id });
+  if (to !== 'pending') {
+    if ((await closeByCommand(ctx, job, 'awaiting_approval', { ...next, queue_state: to }, logLine)) === 'lost') throw lost;
+    return { queue_state: to, state: next };
+  }
+  await art.writeState(next).catch(async () => art.init(job, next));
+  if ((await ctx.queue.move(id, 'awaiting_approval', to)) === 'lost') throw lost;
+  await art.appendLog(logLine);
   return { queue_state: to, state: next };
 }
 
 export async function rejectJob(ctx: ControlContext, id: string, answer: HumanAnswer): Promise<{ queue_state: QueueState; state: JobState }> {
   const now = (ctx.now ?? (() => new Date()))().toISOString();
-  const { state, job, art, js } = await load(ctx, id);
+  const { state, job, js } = await load(ctx, id);
   if (state !== 'awaiting_approval') throw new OrchestratorError('E_BAD_STATE', `job ${id} is ${state}, not awaiting_approval: nothing to reject`, { job_id: id, state });
   const next = { ...applyRejection(js ?? initialState(job, now), answer, now), queue_state: 'failed' as const };
-  if ((await ctx.queue.move(id, 'awaiting_approval', 'failed')) === 'lost') throw new OrchestratorError('E_BAD_STATE', `job ${id} moved while it was being rejected; check its status`, { job_id: id });
-  await writeFinalArtifacts(art, job, next, null);
-  await closedHere(ctx, job, next);
+  if ((await closeByCommand(ctx, job, 'awaiting_approval', next, null)) === 'lost') throw new OrchestratorError('E_BAD_STATE', `job ${id} moved while it was being rejected; check its status`, { job_id: id });
   return { queue_state: 'failed', state: next };
 }
 
 /**
- * A job this command closed (approve to an end, reject, cancel of a waiting job): its completion
- * callback goes to the outbox, where a dispatcher delivers it (this process's, or any other's once
- * this one has exited: gateway/callbacks.ts). Recorded after the move, which is what decides that
- * the command won: a process dying in between loses it.
+ * Close a job by command (approve to an end, reject, cancel of a waiting job). The move decides
+ * that the command won (a runner may claim the job meanwhile), so the closed artifacts and the
+ * callback (delivered from the outbox by a dispatcher: gateway/callbacks.ts) come after it; the
+ * intent written before it lets recovery complete them if this process dies in between
+ * (runner/closing-intent.ts).
  */
-async function closedHere(ctx: ControlContext, job: NormalizedJob, state: JobState): Promise<void> {
-  await recordCallback(ctx.config, job, state, (ctx.now ?? (() => new Date()))());
+async function closeByCommand(ctx: ControlContext, job: NormalizedJob, from: QueueState, state: JobState & { queue_state: 'done' | 'failed' }, logLine: string | null): Promise<'closed' | 'lost'> {
+  const now = (ctx.now ?? (() => new Date()))();
+  const intent = newIntent(job, from, state, logLine, now);
+  await writeIntent(ctx.config, intent);
+  failpoint('closing:before-move');
+  if ((await ctx.queue.move(job.job_id, from, state.queue_state)) === 'lost') {
+    await removeIntent(ctx.config, job.job_id);
+    return 'lost';
+  }
+  failpoint('closing:after-move');
+  await completeClosing(ctx.config, job, intent, now);
+  return 'closed';
 }
 
 /** Cancel: pending/awaiting jobs are closed at once; a running job is asked to stop (its runner kills the agent). */
 export async function cancelJob(ctx: ControlContext, id: string, by: string): Promise<{ queue_state: QueueState; requested: boolean }> {
   const now = (ctx.now ?? (() => new Date()))().toISOString();
   for (let tries = 0; tries < 5; tries++) {
-    const { state, job, art, js } = await load(ctx, id);
+    const { state, job, js } = await load(ctx, id);
     if (state === 'done' || state === 'failed') throw new OrchestratorError('E_BAD_STATE', `job ${id} already finished (${state})`, { job_id: id, state });
     if (state === 'running') {
       await fsp.mkdir(path.dirname(cancelRequestPath(ctx.queue.root, id)), { recursive: true });
       await writeFileAtomic(cancelRequestPath(ctx.queue.root, id), `${now} ${by}\n`, { durable: false });
       return { queue_state: 'running', requested: true };
     }
-    if ((await ctx.queue.move(id, state, 'failed')) === 'lost') continue; // claimed meanwhile: ask again
     const base = withHistory(js ?? initialState(job, now), now, 'cancelled', undefined, `by ${by}`);
     const next = { ...finish(base, 'cancelled', now, { code: 'E_CANCELLED', message: `cancelled by ${by} while ${state}` }), queue_state: 'failed' as const };
-    await writeFinalArtifacts(art, job, next, null);
-    await closedHere(ctx, job, next);
+    if ((await closeByCommand(ctx, job, state, next, null)) === 'lost') continue; // claimed meanwhile: ask again
     return { queue_state: 'failed', requested: false };
   }
   throw new OrchestratorError('E_BAD_STATE', `job ${id} kept moving; try again`, { job_id: id });

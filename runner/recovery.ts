@@ -4,6 +4,7 @@
  * kill its orphaned agent processes first, then fold the interrupted attempt into state.json (the
  * attempt counts) and move the job back to pending, or to failed when its attempts are exhausted.
  * The move is a rename: if two recoverers race, one of them finds the file gone and moves on.
+ * Also completes the closings of commands (cancel, reject, approve) that died after their move.
  */
 import { randomBytes } from 'node:crypto';
 import type { FsQueue } from '../fsqueue/queue.ts';
@@ -18,6 +19,7 @@ import { JobArtifacts } from './artifacts.ts';
 import { decideAfterAttempt } from './decide.ts';
 import type { RunnerEvents } from './events.ts';
 import { recordCallback } from './callback-outbox.ts';
+import { settleIntents } from './closing-intent.ts';
 import { writeFinalArtifacts } from './finalize.ts';
 import { scanStepArtifacts } from './secrets-check.ts';
 import { sensitiveValues } from './secrets.ts';
@@ -45,6 +47,10 @@ export interface RecoveredJob {
 
 export async function recoverDeadJobs(ctx: RecoveryContext): Promise<RecoveredJob[]> {
   const out: RecoveredJob[] = [];
+  // closings of commands that died half way (runner/closing-intent.ts)
+  for (const s of await settleIntents(ctx).catch((err: unknown) => (ctx.log.error({ err: errorMessage(err) }, 'cannot read the closing intents; will retry on the next pass'), []))) {
+    if (s.outcome === 'completed') out.push({ job_id: s.job_id, to: s.to, killed_runs: 0, reason: s.reason });
+  }
   for (const id of await ctx.queue.list('running')) {
     if (ctx.active?.has(id)) continue;
     try {

@@ -1,6 +1,6 @@
 /**
  * The scheduler: `schedules/*.json` files (`{id, enabled, schedule: "<cron>", payload: <job>}`, the
- * MVP's format, plus optional `timezone` and `description`) enqueue their payload through the one
+ * MVP's format, plus optional `timezone`, `description` and `catch_up`) enqueue their payload through the one
  * submit path on their cron (croner computes the slots; we keep the timers, so each fire knows
  * its exact slot).
  *
@@ -10,7 +10,8 @@
  *   restarted scheduler resumes strictly after it; each slot's job also carries the idempotency
  *   key `schedule:<id>:<slot>`, so even a lost state file or a second scheduler cannot double it.
  * - A bad schedule file is reported (log, status(), /health) and skipped; it never stops the rest.
- * - Slots missed while no scheduler ran are not caught up.
+ * - Slots missed while no scheduler ran are logged at start; with `catch_up` the newest of them
+ *   fires then, once (older ones are not replayed: a nightly job down for a week runs once).
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -30,6 +31,8 @@ export interface ScheduleDef {
   schedule: string;
   timezone?: string;
   description?: string;
+  /** Fire the newest slot missed while the scheduler was down, once, at start (default false). */
+  catch_up?: boolean;
   payload: Job;
 }
 
@@ -54,7 +57,7 @@ interface StateFile {
 export type FireOutcome = 'queued' | 'duplicate' | 'already_fired' | 'error';
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const KEYS = new Set(['id', 'enabled', 'schedule', 'timezone', 'description', 'payload']);
+const KEYS = new Set(['id', 'enabled', 'schedule', 'timezone', 'description', 'catch_up', 'payload']);
 /** Longest single timer: long waits are re-armed, which also absorbs clock changes. */
 const MAX_TIMER_MS = 30_000;
 
@@ -64,9 +67,10 @@ export function parseSchedule(text: string, file: string): ScheduleDef {
   const issues: Issue[] = [];
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new OrchestratorError('E_SCHEMA', `${file}: a schedule must be a JSON object`, { file, issues: [{ path: '$', message: 'must be object' }] });
   const o = raw as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!KEYS.has(k)) issues.push({ path: `$.${k}`, message: 'unknown field (id, enabled, schedule, payload, timezone, description)' });
+  for (const k of Object.keys(o)) if (!KEYS.has(k)) issues.push({ path: `$.${k}`, message: 'unknown field (id, enabled, schedule, payload, timezone, description, catch_up)' });
   if (typeof o.id !== 'string' || !ID_RE.test(o.id)) issues.push({ path: '$.id', message: 'must be 1-64 of [A-Za-z0-9._-], starting with a letter or digit' });
   if (typeof o.enabled !== 'boolean') issues.push({ path: '$.enabled', message: 'must be boolean' });
+  if (o.catch_up !== undefined && typeof o.catch_up !== 'boolean') issues.push({ path: '$.catch_up', message: 'must be boolean' });
   if (o.description !== undefined && typeof o.description !== 'string') issues.push({ path: '$.description', message: 'must be string' });
   if (o.timezone !== undefined && typeof o.timezone !== 'string') issues.push({ path: '$.timezone', message: 'must be an IANA time zone name' });
   if (typeof o.schedule !== 'string') issues.push({ path: '$.schedule', message: 'must be a cron expression string' });
@@ -91,6 +95,28 @@ export function parseSchedule(text: string, file: string): ScheduleDef {
   }
   if (issues.length) throw new OrchestratorError('E_SCHEMA', `${file}: invalid schedule: ${issues.length} problem${issues.length > 1 ? 's' : ''}`, { file, issues });
   return o as unknown as ScheduleDef;
+}
+
+/** Widening look-back windows for the newest slot at or before a moment (1 s ... 1 year). */
+const LOOK_BACK_MS = [1_000, 60_000, 3_600_000, 86_400_000, 31 * 86_400_000, 366 * 86_400_000];
+
+/**
+ * Pure (given the cron): the newest slot in (after, now], or null. Found by widening look-back
+ * windows, then stepping forward through the few slots of the first window that holds one, so a
+ * per-second schedule down for a month costs a handful of steps, not millions.
+ */
+export function newestSlotBetween(cron: Pick<Cron, 'nextRun'>, after: number, now: number): Date | null {
+  for (const back of LOOK_BACK_MS) {
+    const from = Math.max(after, now - back);
+    let slot = cron.nextRun(new Date(from));
+    if (!slot || slot.getTime() > now) {
+      if (from === after) return null; // the whole gap holds no slot
+      continue;
+    }
+    for (let next = cron.nextRun(slot); next && next.getTime() <= now; next = cron.nextRun(next)) slot = next;
+    return slot;
+  }
+  return null; // nothing within a year
 }
 
 /** Read every `*.json` of the schedules directory; bad files come back as errors. */
@@ -205,6 +231,25 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     return outcome;
   }
 
+  /**
+   * Slots that came while no scheduler ran: logged, and with `catch_up` the newest one fires now
+   * (once: its slot is then recorded). Only when this schedule fired before (a recorded slot):
+   * a first start, or a lost state file, has no gap to speak of.
+   */
+  async function catchUp(s: Loaded): Promise<void> {
+    const last = lastSlot(s.def.id);
+    if (!s.def.enabled || last === -Infinity) return;
+    const missed = newestSlotBetween(s.cron, last, now().getTime());
+    if (!missed) return;
+    const info = { schedule_id: s.def.id, last_slot: new Date(last).toISOString(), newest_missed: missed.toISOString() };
+    if (!s.def.catch_up) {
+      log.warn(info, 'slots were missed while the scheduler was down; not caught up (set "catch_up": true to run the newest one at start)');
+      return;
+    }
+    log.warn(info, 'slots were missed while the scheduler was down: catching up the newest one');
+    await fire(s.def.id, missed);
+  }
+
   function arm(s: Loaded, target?: Date): void {
     if (stopped || !s.def.enabled) return;
     const t = now().getTime();
@@ -250,6 +295,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       for (const { def, file } of res.defs) {
         const s: Loaded = { def, file, cron: new Cron(def.schedule, { paused: true, ...(def.timezone ? { timezone: def.timezone } : {}) }) };
         loaded.set(def.id, s);
+        await catchUp(s);
         arm(s);
       }
       log.info({ dir: config.paths.schedulesDir, schedules: loaded.size, enabled: [...loaded.values()].filter((s) => s.def.enabled).length, skipped: errors.length }, 'scheduler started');

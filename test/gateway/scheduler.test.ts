@@ -7,7 +7,8 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NormalizedJob } from '../../contracts/index.ts';
-import { parseSchedule, createScheduler, type Scheduler } from '../../runner/scheduler.ts';
+import { Cron } from 'croner';
+import { newestSlotBetween, parseSchedule, createScheduler, type Scheduler } from '../../runner/scheduler.ts';
 import { readJson, tempHome, waitFor, type TempHome } from '../helpers/env.ts';
 
 let home: TempHome;
@@ -38,11 +39,11 @@ describe('scheduler', () => {
   it('parses the MVP format and names every problem of a bad file', () => {
     expect(parseSchedule(JSON.stringify({ id: 'nightly', enabled: true, schedule: '0 3 * * *', payload: { goal: 'x' } }), 'f').id).toBe('nightly');
     try {
-      parseSchedule(JSON.stringify({ id: '../x', enabled: 'yes', schedule: '61 * * * *', payload: { goal: 1, job_id: 'fixed-0001' }, extra: 1 }), 'bad.json');
+      parseSchedule(JSON.stringify({ id: '../x', enabled: 'yes', catch_up: 1, schedule: '61 * * * *', payload: { goal: 1, job_id: 'fixed-0001' }, extra: 1 }), 'bad.json');
       expect.unreachable();
     } catch (err) {
       const paths = ((err as { details: { issues: Array<{ path: string }> } }).details.issues).map((i) => i.path);
-      expect(paths).toEqual(expect.arrayContaining(['$.id', '$.enabled', '$.schedule', '$.payload.goal', '$.payload.job_id', '$.extra']));
+      expect(paths).toEqual(expect.arrayContaining(['$.id', '$.enabled', '$.catch_up', '$.schedule', '$.payload.goal', '$.payload.job_id', '$.extra']));
     }
   });
 
@@ -106,6 +107,38 @@ describe('scheduler', () => {
     expect(pending()).toHaveLength(1);
     expect(readJson<{ schedules: Record<string, { last_slot: string }> }>(path.join(home.config.paths.varRoot, 'schedules-state.json')).schedules.daily?.last_slot).toBe(slot.toISOString());
     expect(await fired).toBe('queued');
+  });
+
+  it('slots missed while down: with catch_up the newest fires once at start; without, none does', async () => {
+    const hour = 3_600_000;
+    const lastSlot = new Date((Math.floor(Date.now() / hour) - 5) * hour).toISOString(); // down for ~5 hours
+    writeFileSync(path.join(home.config.paths.varRoot, 'schedules-state.json'), JSON.stringify({ schema_version: '1.0', schedules: {
+      hourly: { last_slot: lastSlot, job_id: null, fired_at: lastSlot },
+      quiet: { last_slot: lastSlot, job_id: null, fired_at: lastSlot },
+    } }));
+    schedule('hourly.json', { id: 'hourly', enabled: true, catch_up: true, schedule: '0 * * * *', payload: { goal: 'hourly' } });
+    schedule('quiet.json', { id: 'quiet', enabled: true, schedule: '0 * * * *', payload: { goal: 'quiet' } });
+    const first = await start(); // the catch-up is queued before start() returns
+    const newest = new Date(Math.floor(Date.now() / hour) * hour).toISOString();
+    const jobs = pending().map((f) => readJson<NormalizedJob>(path.join(home.queue.dir('pending'), f)));
+    expect(jobs.map((j) => [j.goal, (j.source.meta as { slot: string }).slot])).toEqual([['hourly', newest]]);
+    expect(first.status().schedules.map((x) => [x.id, x.last_slot])).toEqual([['hourly', newest], ['quiet', lastSlot]]);
+    await first.stop();
+    await start(); // a restart: the caught-up slot is recorded, nothing fires again
+    expect(pending()).toHaveLength(1);
+  });
+
+  it('newestSlotBetween: the newest slot of a gap, in a few steps however dense the cron; null for a gap without one', () => {
+    const cron = new Cron('* * * * * *', { paused: true });
+    let calls = 0;
+    const counted = { nextRun: (d?: Date) => (calls++, cron.nextRun(d)) };
+    const now = Date.parse('2026-03-01T12:00:00.500Z');
+    expect(newestSlotBetween(counted, now - 30 * 86_400_000, now)?.toISOString()).toBe('2026-03-01T12:00:00.000Z');
+    expect(calls).toBeLessThan(10); // not 2.6 million
+    const daily = new Cron('0 3 * * *', { paused: true, timezone: 'UTC' });
+    expect(newestSlotBetween(daily, Date.parse('2026-02-20T03:00:00Z'), now)?.toISOString()).toBe('2026-03-01T03:00:00.000Z');
+    expect(newestSlotBetween(daily, Date.parse('2026-03-01T03:00:00Z'), now)).toBeNull(); // the last slot is the newest
+    expect(newestSlotBetween(daily, now - 400 * 86_400_000, now)?.toISOString()).toBe('2026-03-01T03:00:00.000Z');
   });
 
   it('a missing schedules directory is no error', async () => {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import type { NormalizedJob, NormalizedStep } from '../contracts/index.ts';
 import type { Config } from '../lib/config.ts';
-import { errorMessage, isOrchestratorError } from '../lib/errors.ts';
+import { OrchestratorError, errorMessage, isOrchestratorError } from '../lib/errors.ts';
 import { lstatOrUndefined } from '../lib/fsutil.ts';
 import { JOB_MARKER_VAR } from '../lib/proc.ts';
 import { runProcess, type ExecResult } from '../workers/executor.ts';
@@ -97,10 +97,17 @@ async function notRun(req: AttemptRequest, code: 'E_NOT_ALLOWED' | 'E_PREFLIGHT'
   return { status: 'failed', summary: message, sessionId: null, error: { code, message }, costUsd: 0, tokensIn: 0, tokensOut: 0, tokensCached: 0, turns: 0, exec: NOT_RUN, redactions: 0 };
 }
 
-/** The step as the preset shapes it: its tools (intersected with the step's own, if any) and a capped timeout. */
+/**
+ * The step as the preset shapes it: its tools (intersected with the step's own, if any) and a
+ * capped timeout. A step whose tools are all outside the preset's is refused (E_NOT_ALLOWED): an
+ * empty list means "no restriction" to the adapters, so the intersection must never come out empty.
+ */
 export function applyPreset(step: NormalizedStep, preset: WorkerPreset): NormalizedStep {
   const presetTools = preset.allowed_tools ?? [];
   const allowed = presetTools.length === 0 ? step.allowed_tools : step.allowed_tools.length === 0 ? presetTools : step.allowed_tools.filter((t) => presetTools.includes(t));
+  if (presetTools.length > 0 && allowed.length === 0) {
+    throw new OrchestratorError('E_NOT_ALLOWED', `step ${step.step_id} asks for tools ${step.allowed_tools.join(', ')}, none of which worker preset "${preset.id}" allows (${presetTools.join(', ')})`, { step_id: step.step_id, worker: preset.id });
+  }
   const cap = preset.limits?.timeout_sec;
   return { ...step, allowed_tools: allowed, timeout_sec: cap ? Math.min(cap, step.timeout_sec) : step.timeout_sec };
 }
@@ -131,7 +138,12 @@ export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
     }
     if (preset.agent.type !== req.step.agent) return notRun(req, 'E_PREFLIGHT', `worker preset "${preset.id}" runs ${preset.agent.type}, but step ${req.step.step_id} is a ${req.step.agent} step`);
   }
-  const step = preset ? applyPreset(req.step, preset) : req.step;
+  let step = req.step;
+  try {
+    if (preset) step = applyPreset(req.step, preset);
+  } catch (err) {
+    return notRun(req, 'E_NOT_ALLOWED', errorMessage(err));
+  }
   const network: 'allow' | 'deny' = policy.network === 'deny' || preset?.network === 'deny' ? 'deny' : 'allow';
 
   let invocation: AgentInvocation;

@@ -73,6 +73,15 @@ describe('worker presets', () => {
     expect(readJson<StepResult>(art(job.job_id, 'steps', 'b', 'result.json')).error).toMatchObject({ code: 'E_PREFLIGHT', message: expect.stringContaining('runs claude') });
   });
 
+  it('a step asking only for tools its preset does not allow is refused (E_NOT_ALLOWED), not run unrestricted', async () => {
+    await start();
+    const marker = path.join(home.dir, 'ran.txt');
+    const job = await submit(home, { goal: 'x', steps: [{ step_id: 'w', agent: 'claude', worker: 'claude-reviewer', allowed_tools: ['Write'], max_retries: 2, simulate: { marker_file: marker } }] });
+    expect(await waitForState(home, job.job_id, ['done', 'failed'])).toBe('failed');
+    expect(readJson<StepResult>(art(job.job_id, 'steps', 'w', 'result.json'))).toMatchObject({ attempts: 1, error: { code: 'E_NOT_ALLOWED', message: expect.stringContaining('none of which worker preset "claude-reviewer" allows') } });
+    expect(existsSync(marker)).toBe(false); // the agent never started
+  });
+
   it('a step without a preset does not see the previous step\'s generated docs', async () => {
     await start();
     const job = await submit(home, { goal: 'x', steps: [{ step_id: 'a', agent: 'claude', worker: 'claude-implementer' }, { step_id: 'b', agent: 'codex' }] });

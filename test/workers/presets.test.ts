@@ -33,6 +33,8 @@ describe('worker presets', () => {
     const step = normalizeStep({ step_id: 's', agent: 'claude', timeout_sec: 3600 }, 'g');
     expect(applyPreset(step, preset)).toMatchObject({ allowed_tools: ['Read', 'Grep', 'Glob'], timeout_sec: 900 });
     expect(applyPreset({ ...step, allowed_tools: ['Read', 'Write'] }, preset).allowed_tools).toEqual(['Read']);
+    // asking only for tools the preset does not allow must not come out as "no restriction" (an empty list)
+    expect(() => applyPreset({ ...step, allowed_tools: ['Write', 'Bash'] }, preset)).toThrow(/asks for tools Write, Bash, none of which worker preset "claude-reviewer" allows \(Read, Grep, Glob\)/);
   });
 });
 

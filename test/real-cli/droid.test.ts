@@ -5,4 +5,4 @@
  */
 import { realCliSuite } from './suite.ts';
 
-await realCliSuite('droid', { binary: 'droid', resume: false, fastRateLimit: false, cappedRetries: false, reportsCost: false });
+await realCliSuite('droid', { binary: 'droid', resume: false, fastRateLimit: false, cappedRetries: false, reportsCost: false, readOnlyTools: ['Read', 'LS', 'Grep'] });

@@ -1,7 +1,8 @@
 /**
  * The scenarios every real CLI goes through (one file per CLI calls realCliSuite): a job whose
  * first step creates and edits a file and whose second step resumes the session; auth, rate-limit
- * and server errors; a stalled model stream killed by the idle watchdog and by the step timeout.
+ * and server errors; a stalled model stream killed by the idle watchdog and by the step timeout;
+ * allowed_tools enforced by the CLI itself.
  * A CLI that cannot run here is skipped with the reason printed.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,6 +24,11 @@ export interface CliCaps {
   fastRateLimit: boolean;
   /** Operator variables for the transient-500 case (gemini needs more than one attempt of its own). */
   transientEnv?: Record<string, string>;
+  /**
+   * Read-only tools, in the CLI's own names, for the allowed_tools case: the CLI must offer the
+   * model exactly these (claude offers every tool and refuses at use: its own test, in claude.test.ts).
+   */
+  readOnlyTools?: string[];
   /** USD comes from the CLI itself (claude; opencode with a priced model), else from workers/prices.json. */
   reportsCost: boolean;
 }
@@ -185,6 +191,18 @@ export async function realCliSuite(agent: AdapterAgentName, caps: CliCaps, extra
       expect(step('s').error?.code).toBe('timeout');
       expect(agentProcessesOf(job.job_id)).toEqual([]);
       expect(existsSync(r.art(job.job_id, 'steps', 's', 'patch.diff'))).toBe(true);
+    });
+
+    it.skipIf(!caps.readOnlyTools)('allowed_tools is enforced by the CLI itself: no write or shell tool is even offered to the model', async () => {
+      const r = await rig();
+      const name = uniq('denied');
+      const allowed = caps.readOnlyTools ?? [];
+      server.setScenario(name, { actions: [{ kind: 'write', path: 'denied.txt', content: 'x\n' }], final: 'I had no tool to write with.' });
+      const { jobState } = await r.run({ goal: 'denied', steps: [{ step_id: 's', agent, prompt: `[fake:${name}] write`, allowed_tools: allowed, max_retries: 0 }] });
+      const offered = [...new Set(server.requests.filter((q) => q.scenario === name).flatMap((q) => q.tools))];
+      expect(offered).toEqual(expect.arrayContaining(allowed));
+      expect(offered.filter((tool) => !allowed.includes(tool))).toEqual([]);
+      expect(existsSync(path.join(jobState.workspace!.path, 'denied.txt'))).toBe(false);
     });
 
     extra?.({ rig, server: () => server });

@@ -48,6 +48,13 @@ describe('opencode adapter', () => {
     expect(inv.env).toMatchObject({ OPENCODE_DISABLE_AUTOUPDATE: '1', OPENCODE_DISABLE_MODELS_FETCH: '1', OPENCODE_DISABLE_LSP_DOWNLOAD: '1', OPENCODE_DISABLE_DEFAULT_PLUGINS: '1' });
     for (const key of ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME', 'XDG_STATE_HOME']) expect(inv.env[key]?.startsWith(`${HOME}/`)).toBe(true);
   });
+
+  it('allowed_tools become its permission config: everything denied but those (write and patch are its `edit`)', () => {
+    const permission = (tools: string[]): unknown => (JSON.parse(getAdapter('opencode').prepareHome(makeCtx({ step: { allowed_tools: tools } }), {}).env.OPENCODE_CONFIG_CONTENT!) as { permission: unknown }).permission;
+    expect(permission([])).toEqual({ edit: 'allow', bash: 'allow', webfetch: 'deny' });
+    expect(permission(['read', 'grep', 'glob'])).toEqual({ '*': 'deny', read: 'allow', grep: 'allow', glob: 'allow' });
+    expect(permission(['read', 'write', 'patch'])).toEqual({ '*': 'deny', read: 'allow', edit: 'allow' });
+  });
 });
 
 describe('droid adapter', () => {
@@ -59,6 +66,10 @@ describe('droid adapter', () => {
       'exec', '-o', 'stream-json', '--skip-permissions-unsafe', '-m', 'custom:glm', '-s', 's1', 'Go',
     ]);
   });
+
+  it('allowed_tools become --only-tools, comma-joined', () => {
+    expect(getAdapter('droid').buildInvocation(makeCtx({ prompt: 'Go', step: { allowed_tools: ['Read', 'Grep'] } })).args).toEqual(['exec', '-o', 'stream-json', '--skip-permissions-unsafe', '--only-tools', 'Read,Grep', 'Go']);
+  });
 });
 
 describe('gemini adapter', () => {
@@ -69,6 +80,12 @@ describe('gemini adapter', () => {
       args: ['-p', 'Hi', '--output-format', 'stream-json', '--yolo', '--skip-trust', '-m', 'gemini-2.5-pro', '--resume', 'u1'],
       env: { GEMINI_CLI_HOME: HOME },
     });
+  });
+
+  it('allowed_tools become settings tools.core (its built-in tool allowlist); none, no tools key', () => {
+    const settings = (tools: string[]): { tools?: unknown } => JSON.parse(getAdapter('gemini').prepareHome(makeCtx({ step: { allowed_tools: tools } }), {}).files[0]!.content) as { tools?: unknown };
+    expect(settings(['read_file', 'glob']).tools).toEqual({ core: ['read_file', 'glob'] });
+    expect(settings([])).not.toHaveProperty('tools');
   });
 });
 

@@ -31,6 +31,8 @@ export function prepareDroidHome(ctx: InvocationContext, env: OperatorEnv): Agen
 
 export function buildDroidInvocation(ctx: InvocationContext): AgentInvocation {
   const args = ['exec', '-o', 'stream-json', '--skip-permissions-unsafe'];
+  // the step's tools, enforced by droid itself: the others are not offered to the model
+  if (ctx.step.allowed_tools.length > 0) args.push('--only-tools', ctx.step.allowed_tools.join(','));
   if (ctx.step.model) args.push('-m', ctx.step.model);
   if (ctx.resumeSessionId) args.push('-s', ctx.resumeSessionId);
   args.push(ctx.prompt);

@@ -12,7 +12,9 @@ export const GEMINI_PASS_ENV = ['GOOGLE_GEMINI_BASE_URL', 'GEMINI_API_KEY', 'GOO
 
 /**
  * GEMINI_CLI_HOME/.gemini/settings.json: API-key auth (without it gemini exits 41), telemetry,
- * usage statistics and auto-update off. The model (step.model or GEMINI_MODEL) goes on the command
+ * usage statistics and auto-update off; the step's allowed_tools, if any, as `tools.core`, the
+ * allowlist of gemini's built-in tools (read_file, glob, run_shell_command, write_file...): the
+ * others are never registered, so the model is not even offered them. The model (step.model or GEMINI_MODEL) goes on the command
  * line, which also skips the model-router request.
  */
 export function prepareGeminiHome(ctx: InvocationContext, env: OperatorEnv): AgentHomeSetup {
@@ -22,6 +24,7 @@ export function prepareGeminiHome(ctx: InvocationContext, env: OperatorEnv): Age
     telemetry: { enabled: false },
     privacy: { usageStatisticsEnabled: false },
     general: { disableAutoUpdate: true, disableUpdateNag: true, ...(maxAttempts !== undefined ? { maxAttempts: Math.min(10, Math.max(1, maxAttempts)) } : {}) },
+    ...(ctx.step.allowed_tools.length > 0 ? { tools: { core: [...ctx.step.allowed_tools] } } : {}),
   };
   const model = ctx.step.model ?? first(env, 'GEMINI_MODEL');
   return { files: [{ path: '.gemini/settings.json', content: JSON.stringify(settings, null, 2) + '\n' }], env: pick(env, ['GOOGLE_GEMINI_BASE_URL', 'GEMINI_API_KEY', 'GOOGLE_API_KEY']), ...(model ? { model } : {}) };

@@ -11,15 +11,31 @@ import { first, pick, withV1 } from './pass-env.ts';
 /** OPENCODE_BASE_URL (or OPENAI_BASE_URL) with OPENCODE_API_KEY (or OPENAI_API_KEY); OPENCODE_MODEL; OPENCODE_MODEL_COST="in,out" USD per 1M tokens. */
 export const OPENCODE_PASS_ENV = ['OPENCODE_BASE_URL', 'OPENAI_BASE_URL', 'OPENCODE_API_KEY', 'OPENAI_API_KEY', 'OPENCODE_MODEL', 'OPENCODE_MODEL_COST'] as const;
 
+/** OpenCode tools whose permission key is another's: write, patch and multiedit are all `edit`. */
+const OPENCODE_PERMISSION_OF: Record<string, string> = { write: 'edit', patch: 'edit', multiedit: 'edit' };
+
 /**
- * OPENCODE_CONFIG_CONTENT: edits and shell allowed (headless: nobody to ask), no sharing or
+ * Pure: OpenCode's `permission` config for a step. No allowed_tools: edits and shell allowed
+ * (headless: nobody to ask), web fetches denied. With allowed_tools (a preset's, e.g. the planner's
+ * read, grep, glob): every tool denied but those, so the restriction is OpenCode's to enforce,
+ * not advice in AGENTS.md.
+ */
+export function opencodePermission(allowedTools: readonly string[]): Record<string, string> {
+  if (allowedTools.length === 0) return { edit: 'allow', bash: 'allow', webfetch: 'deny' };
+  const permission: Record<string, string> = { '*': 'deny' };
+  for (const tool of allowedTools) permission[OPENCODE_PERMISSION_OF[tool] ?? tool] = 'allow';
+  return permission;
+}
+
+/**
+ * OPENCODE_CONFIG_CONTENT: the step's permissions (opencodePermission), no sharing or
  * autoupdate, and with a base URL a provider `orchestrator` (bundled @ai-sdk/openai-compatible)
  * whose key is read by opencode from the environment ({env:VAR}), never written to a file.
  */
 export function prepareOpencodeHome(ctx: InvocationContext, env: OperatorEnv): AgentHomeSetup {
   const base = first(env, 'OPENCODE_BASE_URL', 'OPENAI_BASE_URL');
   const keyVar = env.OPENCODE_API_KEY ? 'OPENCODE_API_KEY' : 'OPENAI_API_KEY';
-  const config: Record<string, unknown> = { $schema: 'https://opencode.ai/config.json', permission: { edit: 'allow', bash: 'allow', webfetch: 'deny' }, autoupdate: false, share: 'disabled' };
+  const config: Record<string, unknown> = { $schema: 'https://opencode.ai/config.json', permission: opencodePermission(ctx.step.allowed_tools), autoupdate: false, share: 'disabled' };
   let model = ctx.step.model ?? first(env, 'OPENCODE_MODEL');
   if (base) {
     const id = (model ?? 'default').replace(/^orchestrator\//, '');

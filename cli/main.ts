@@ -15,7 +15,7 @@ type Register = (y: Argv, run: (fn: () => Promise<number>) => Promise<void>) => 
  */
 const MODULES: Array<{ commands: string[]; load: () => Promise<Register> }> = [
   { commands: ['submit', 'status', 'list', 'logs'], load: async () => (await import('./commands/jobs.ts')).registerJobCommands },
-  { commands: ['approve', 'reject', 'cancel', 'unlock', 'recover'], load: async () => (await import('./commands/control.ts')).registerControlCommands },
+  { commands: ['approve', 'reject', 'cancel', 'retry', 'unlock', 'recover'], load: async () => (await import('./commands/control.ts')).registerControlCommands },
   { commands: ['runner', 'doctor', 'demo'], load: async () => (await import('./commands/ops.ts')).registerOpsCommands },
   { commands: ['serve', 'gateway', 'scheduler'], load: async () => (await import('./commands/serve.ts')).registerServeCommands },
   { commands: ['budget', 'verify-artifacts', 'cleanup'], load: async () => (await import('./commands/admin.ts')).registerAdminCommands },

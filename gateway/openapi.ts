@@ -153,6 +153,15 @@ export function openApiDocument(opts: { publicUrl?: string | null } = {}): Json 
       '/jobs/{id}/cancel': {
         post: { summary: 'Cancel a job (a running one is stopped by its runner)', security: secured, parameters: [idParam], responses: { '200': json({ type: 'object' }, 'cancelled or requested'), '409': err('already finished'), ...common } },
       },
+      '/jobs/{id}/retry': {
+        post: {
+          summary: 'Run a failed job again from the step it stopped at (steps that succeeded are kept)',
+          security: secured,
+          parameters: [idParam],
+          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { note: { type: 'string' }, by: { type: 'string' } } } } } },
+          responses: { '200': json({ type: 'object' }, 'back in pending'), '409': err('not failed, rejected, or its workspace is gone'), ...common },
+        },
+      },
       '/jobs/{id}/events': {
         get: {
           summary: 'Server-Sent Events of the job, until it is done or failed',

@@ -1,6 +1,6 @@
 /**
  * Applying decisions and human answers to state.json (pure). The runner, recovery and the
- * approve/reject/cancel commands all change a job's state through these functions, so a job
+ * approve/reject/cancel/retry commands all change a job's state through these functions, so a job
  * resumes the same way whoever moved it.
  */
 import type { NormalizedJob, ResultStatus } from '../contracts/index.ts';
@@ -99,4 +99,21 @@ export function interruptedAttempt(state: JobState, stepId: string, nowIso: stri
     finished_at: nowIso,
     error: { code: 'E_RUNNER_CRASHED', message: `the runner died during attempt ${st.attempts}` },
   });
+}
+
+/**
+ * `orchestrator retry`: a failed job runs again from the step it stopped at (its cursor, else its
+ * first step that did not succeed). That step and every later one start over: pending, a fresh
+ * retry budget (visit_attempts), no error; their attempt numbers go on (never reused), their costs
+ * stay counted. Earlier steps, and a gate a human already approved, are not asked again.
+ * Null when nothing is left to run.
+ */
+export function applyRetry(job: NormalizedJob, state: JobState, answer: HumanAnswer, nowIso: string): JobState | null {
+  const from = state.cursor ?? state.steps.find((s) => s.status !== 'success')?.step_id ?? null;
+  const at = from === null ? -1 : job.steps.findIndex((s) => s.step_id === from);
+  if (from === null || at < 0) return null;
+  const again = new Set(job.steps.slice(at).map((s) => s.step_id));
+  const steps = state.steps.map((s) => (again.has(s.step_id) ? { ...s, status: 'pending' as const, visit_attempts: 0, tolerated: false, error: null, finished_at: null } : s));
+  const s: JobState = { ...state, steps, cursor: from, status: 'pending', queue_state: 'pending', finished_at: null, error: null, owner: null, waiting: null };
+  return withHistory(s, nowIso, 'retried', from, `by ${answer.by}${answer.note ? `: ${answer.note}` : ''}`);
 }

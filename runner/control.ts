@@ -1,6 +1,6 @@
 /**
  * Operations on a job from outside the runner (CLI and HTTP API): status, list, approve, reject,
- * cancel, unlock. Each one changes state through runner/apply.ts and moves the job file through
+ * cancel, retry, unlock. Each one changes state through runner/apply.ts and moves the job file through
  * fsqueue (a rename: if a runner moved the job meanwhile, the operation sees it and says so).
  */
 import { promises as fsp } from 'node:fs';
@@ -12,10 +12,11 @@ import { QUEUE_STATES, cancelRequestPath, isSafeJobId, type QueueState } from '.
 import type { Config } from '../lib/config.ts';
 import { OrchestratorError } from '../lib/errors.ts';
 import { failpoint } from '../lib/failpoint.ts';
-import { readJsonIfExists, writeFileAtomic } from '../lib/fsutil.ts';
-import { applyApproval, applyRejection, finish, type HumanAnswer } from './apply.ts';
+import { pathExists, readJsonIfExists, writeFileAtomic } from '../lib/fsutil.ts';
+import { applyApproval, applyRejection, applyRetry, finish, type HumanAnswer } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
 import { completeClosing, newIntent, removeIntent, writeIntent } from './closing-intent.ts';
+import { writeFinalArtifacts } from './finalize.ts';
 import { initialState, withHistory, type JobState } from './state.ts';
 
 export interface ControlContext {
@@ -160,6 +161,28 @@ export async function cancelJob(ctx: ControlContext, id: string, by: string): Pr
     return { queue_state: 'failed', requested: false };
   }
   throw new OrchestratorError('E_BAD_STATE', `job ${id} kept moving; try again`, { job_id: id });
+}
+
+/**
+ * Retry a failed job: back to pending, to run again from the step it stopped at (runner/apply.ts
+ * applyRetry); steps that succeeded keep their work in the job's workspace and are not run again.
+ * Refused for a rejection (a human's final word: submit a new job) and for a job whose workspace
+ * retention has removed. The state is written before the move; a retry interrupted in between
+ * leaves the job in failed/ with a pending state, and running it again finishes it.
+ */
+export async function retryJob(ctx: ControlContext, id: string, answer: HumanAnswer): Promise<{ queue_state: QueueState; state: JobState }> {
+  const now = (ctx.now ?? (() => new Date()))().toISOString();
+  const { state, job, art, js } = await load(ctx, id);
+  if (state !== 'failed') throw new OrchestratorError('E_BAD_STATE', `job ${id} is ${state}: only a failed job can be retried`, { job_id: id, state });
+  if (!js) throw new OrchestratorError('E_BAD_STATE', `job ${id} has no state.json to resume from; submit it again`, { job_id: id });
+  if (js.error?.code === 'E_REJECTED') throw new OrchestratorError('E_BAD_STATE', `job ${id} was rejected (${js.error.message}): a rejection is final; submit a new job`, { job_id: id });
+  if (js.workspace && !(await pathExists(js.workspace.path))) throw new OrchestratorError('E_BAD_STATE', `job ${id}'s workspace ${js.workspace.path} is gone (retention removed it): its finished steps cannot be kept; submit the job again`, { job_id: id });
+  const next = applyRetry(job, js, answer, now);
+  if (!next) throw new OrchestratorError('E_BAD_STATE', `job ${id} has no step left to run`, { job_id: id });
+  await writeFinalArtifacts(art, job, next, null); // the tree says pending again, not the failure it no longer is
+  if ((await ctx.queue.move(id, 'failed', 'pending')) === 'lost') throw new OrchestratorError('E_BAD_STATE', `job ${id} moved while it was being retried; check its status`, { job_id: id });
+  await art.appendLog(`${now} retried by ${answer.by}${answer.note ? `: ${answer.note}` : ''} from step ${next.cursor} → pending`);
+  return { queue_state: 'pending', state: next };
 }
 
 /** Clear a stale lock/lease by hand. Refuses while the owner is alive unless forced. */

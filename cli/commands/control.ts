@@ -1,8 +1,8 @@
-/** `approve`, `reject`, `cancel`, `unlock`, `recover`: acting on jobs. */
+/** `approve`, `reject`, `cancel`, `retry`, `unlock`, `recover`: acting on jobs. */
 import type { Argv } from 'yargs';
 import { Leases } from '../../fsqueue/lease.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { approveJob, cancelJob, rejectJob, unlockJob } from '../../runner/control.ts';
+import { approveJob, cancelJob, rejectJob, retryJob, unlockJob } from '../../runner/control.ts';
 import { RunnerEvents } from '../../runner/events.ts';
 import { recoverDeadJobs } from '../../runner/recovery.ts';
 import { cliContext, json, operator, out } from '../context.ts';
@@ -25,6 +25,12 @@ export function registerControlCommands(y: Argv, run: (fn: () => Promise<number>
       const ctx = await cliContext();
       const r = await cancelJob(ctx, argv.job, operator());
       out(r.requested ? `cancel requested for running job ${argv.job}; its runner stops it within a second` : `cancelled ${argv.job} → failed`);
+      return 0;
+    }))
+    .command('retry', 'run a failed job again from the step it stopped at (steps that succeeded are kept)', (a) => a.option('job', { type: 'string', demandOption: true }).option('note', { type: 'string' }), (argv) => run(async () => {
+      const ctx = await cliContext();
+      const r = await retryJob(ctx, argv.job, { by: operator(), ...(argv.note ? { note: argv.note } : {}) });
+      out(`retrying ${argv.job} from step ${r.state.cursor} → ${r.queue_state}`);
       return 0;
     }))
     .command('unlock', 'clear a stale lock (refused while its owner is alive)', (a) => a.option('job', { type: 'string', demandOption: true }).option('force', { type: 'boolean', default: false }), (argv) => run(async () => {

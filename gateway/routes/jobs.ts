@@ -8,7 +8,7 @@ import { isQueueState, type QueueState } from '../../fsqueue/states.ts';
 import { OrchestratorError, type Issue } from '../../lib/errors.ts';
 import { readJsonIfExists } from '../../lib/fsutil.ts';
 import { JobArtifacts } from '../../runner/artifacts.ts';
-import { approveJob, cancelJob, jobStatus, listJobs, rejectJob, type ListEntry } from '../../runner/control.ts';
+import { approveJob, cancelJob, jobStatus, listJobs, rejectJob, retryJob, type ListEntry } from '../../runner/control.ts';
 import type { NormalizedJob } from '../../contracts/index.ts';
 import type { Principal } from '../auth.ts';
 import { decodeJsonBody } from '../body.ts';
@@ -126,6 +126,13 @@ export function registerJobRoutes(app: FastifyInstance, ctx: GatewayContext): vo
     const r = await cancelJob(control, req.params.id, actor(principalOf(req), body.by));
     if (!r.requested) ctx.callbacks?.notify({ event: 'job.finished', job_id: req.params.id, status: 'cancelled', queue_state: r.queue_state });
     return json(reply, 200, { job_id: req.params.id, queue_state: r.queue_state, requested: r.requested });
+  });
+
+  app.post<{ Params: { id: string } }>('/jobs/:id/retry', auth, async (req, reply) => {
+    const body = controlBody(decodeJsonBody(req.body, { contentType: req.headers['content-type'], required: false }), { note: 'string', by: 'string' });
+    await loadJobFor(ctx, req, req.params.id);
+    const r = await retryJob(control, req.params.id, { by: actor(principalOf(req), body.by), ...(typeof body.note === 'string' && body.note ? { note: body.note } : {}) });
+    return json(reply, 200, { job_id: req.params.id, queue_state: r.queue_state, status: r.state.status, cursor: r.state.cursor });
   });
 
   // no automatic HEAD route: it would hijack the reply and stream like GET

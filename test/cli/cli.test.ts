@@ -96,6 +96,21 @@ describe('cli: jobs', () => {
     expect(again.stderr).toMatch(/is failed, not awaiting_approval/);
   });
 
+  it('retry puts a failed job back in pending at the step it stopped at; a rejected one is refused', async () => {
+    const c = await submit(home, { goal: 'c', policy: { requires_approval: true }, steps: [{ step_id: 'only', agent: 'command', command: ['true'] }] });
+    expect((await cli('cancel', '--job', c.job_id)).code).toBe(0);
+    const ok = await cli('retry', '--job', c.job_id, '--note', 'wanted after all');
+    expect(ok).toMatchObject({ code: 0, stdout: `retrying ${c.job_id} from step only → pending\n` });
+    expect(await home.queue.locate(c.job_id)).toBe('pending');
+
+    const r = await submit(home, { goal: 'r', policy: { requires_approval: true } });
+    expect((await cli('reject', '--job', r.job_id)).code).toBe(0);
+    const no = await cli('retry', '--job', r.job_id);
+    expect(no.code).toBe(2);
+    expect(no.stderr).toMatch(/^error \[E_BAD_STATE\]: job \S+ was rejected .*a rejection is final; submit a new job/);
+    expect(no.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
   it('doctor checks the machine', async () => {
     const r = await cli('doctor');
     expect(r.code).toBe(0);

@@ -1,6 +1,6 @@
 /**
  * The rest of the HTTP API with an in-process runner: job status, cursor paging, approve /
- * reject / cancel, artifacts (traversal refused), /health, /metrics (valid Prometheus text whose
+ * reject / cancel / retry, artifacts (traversal refused), /health, /metrics (valid Prometheus text whose
  * counters move as jobs run) and the OpenAPI document.
  */
 import { symlinkSync } from 'node:fs';
@@ -58,7 +58,7 @@ describe('API: jobs', () => {
     expect(seen).toEqual(expect.arrayContaining(ids));
   });
 
-  it('approve, reject and cancel; a wrong state is a 409', async () => {
+  it('approve, reject, cancel and retry; a wrong state is a 409', async () => {
     const a = idOf(await postJob(h, quick('approve me', { policy: { requires_approval: true } })));
     const r = idOf(await postJob(h, quick('reject me', { policy: { requires_approval: true } })));
     const c = idOf(await postJob(h, quick('cancel me', { policy: { requires_approval: true } })));
@@ -77,6 +77,17 @@ describe('API: jobs', () => {
     const again = await http(h.url, 'POST', `/jobs/${c}/cancel`, { headers: auth() });
     expect(again.status).toBe(409);
     expect((again.body as { error: { code: string } }).error.code).toBe('E_BAD_STATE');
+
+    // retry: the cancelled job runs after all; a done or rejected one is a 409
+    const retried = await http(h.url, 'POST', `/jobs/${c}/retry`, { headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ note: 'needed after all', by: 'kim' }) });
+    expect(retried.status).toBe(200);
+    expect(retried.body).toMatchObject({ job_id: c, queue_state: 'pending', status: 'pending' });
+    expect(await waitForState(h.home, c, ['done', 'failed'])).toBe('done');
+    for (const id of [a, r]) {
+      const no = await http(h.url, 'POST', `/jobs/${id}/retry`, { headers: auth() });
+      expect(no.status).toBe(409);
+      expect((no.body as { error: { code: string } }).error.code).toBe('E_BAD_STATE');
+    }
   });
 
   it('artifacts: files and listings under the job directory only; traversal and escaping symlinks refused', async () => {
@@ -149,7 +160,7 @@ describe('API: health, metrics, docs', () => {
     expect(res.status).toBe(200);
     const doc = res.body as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/webhook', '/jobs', '/jobs/{id}', '/jobs/{id}/approve', '/jobs/{id}/reject', '/jobs/{id}/cancel', '/jobs/{id}/events', '/jobs/{id}/artifacts/{path}', '/health', '/metrics']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/webhook', '/jobs', '/jobs/{id}', '/jobs/{id}/approve', '/jobs/{id}/reject', '/jobs/{id}/cancel', '/jobs/{id}/retry', '/jobs/{id}/events', '/jobs/{id}/artifacts/{path}', '/health', '/metrics']));
     // every $ref resolves inside the document
     const refs = [...res.text.matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1] ?? '');
     for (const r of refs) expect(doc.components.schemas, r).toHaveProperty(r);

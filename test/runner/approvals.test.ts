@@ -1,12 +1,13 @@
 /**
  * Human gates: a job-level approval, a step gate that resumes exactly at the gated step (finished
- * steps never run again), ask_human/needs_human, reject, and cancel in every state.
+ * steps never run again), ask_human/needs_human, reject, cancel in every state, and retry of a
+ * failed job from the step it stopped at.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobResult } from '../../contracts/index.ts';
-import { approveJob, cancelJob, jobStatus, rejectJob } from '../../runner/control.ts';
+import { approveJob, cancelJob, jobStatus, rejectJob, retryJob } from '../../runner/control.ts';
 import { createRunner, type Runner } from '../../runner/runner.ts';
 import type { JobState } from '../../runner/state.ts';
 import { expectQueueInvariants, readJson, submit, tempHome, waitFor, waitForState, type TempHome } from '../helpers/env.ts';
@@ -119,5 +120,44 @@ describe('cancel', () => {
     expect(await home.queue.locate(job.job_id)).toBe('failed');
     expectQueueInvariants(home);
     expect(readJson<JobResult>(path.join(home.config.paths.artifactsRoot, job.job_id, 'result.json')).status).toBe('cancelled');
+  });
+});
+
+describe('retry', () => {
+  it('a failed job runs again from the step it stopped at: the step that succeeded is not run again, attempt numbers go on', async () => {
+    const job = await submit(home, { goal: 'retry me', steps: [
+      { step_id: 'plan', agent: 'opencode', simulate: { marker_file: marker } },
+      { step_id: 'impl', agent: 'codex', max_retries: 0, simulate: { marker_file: marker, fail_attempts: 1 } },
+      { step_id: 'review', agent: 'claude', simulate: { marker_file: marker } },
+    ] });
+    expect(await waitForState(home, job.job_id, ['done', 'failed'])).toBe('failed');
+    expect(readJson<JobResult>(path.join(home.config.paths.artifactsRoot, job.job_id, 'result.json')).steps.map((s) => s.status)).toEqual(['success', 'failed', 'skipped']);
+
+    const r = await retryJob(ctl(), job.job_id, { by: 'gina', note: 'flaky network' });
+    expect(r).toMatchObject({ queue_state: 'pending', state: { cursor: 'impl', status: 'pending', finished_at: null } });
+    expect(await waitForState(home, job.job_id, ['done', 'failed'])).toBe('done');
+    expect([runsOf('plan'), runsOf('impl'), runsOf('review')]).toEqual([1, 2, 1]);
+    expect(readFileSync(marker, 'utf8')).toMatch(/^impl 2 /m); // the second attempt is attempt 2, not attempt 1 again
+    const state = readJson<JobState>(path.join(home.config.paths.artifactsRoot, job.job_id, 'state.json'));
+    expect(state.steps.map((s) => [s.step_id, s.status, s.attempts])).toEqual([['plan', 'success', 1], ['impl', 'success', 2], ['review', 'success', 1]]);
+    expect(state.history).toContainEqual(expect.objectContaining({ event: 'retried', step_id: 'impl', detail: 'by gina: flaky network' }));
+    expect(readJson<JobResult>(path.join(home.config.paths.artifactsRoot, job.job_id, 'result.json')).status).toBe('success');
+    expectQueueInvariants(home);
+  });
+
+  it('refused, with the reason, for a job that is not failed, a rejected one, and one whose workspace is gone', async () => {
+    const done = await submit(home, { goal: 'fine', steps: [{ step_id: 's', agent: 'claude' }] });
+    expect(await waitForState(home, done.job_id, ['done', 'failed'])).toBe('done');
+    await expect(retryJob(ctl(), done.job_id, { by: 'h' })).rejects.toMatchObject({ code: 'E_BAD_STATE', message: expect.stringContaining('is done: only a failed job can be retried') });
+
+    const rejected = await submit(home, { goal: 'no', policy: { requires_approval: true } });
+    await rejectJob(ctl(), rejected.job_id, { by: 'ivy', note: 'not now' });
+    await expect(retryJob(ctl(), rejected.job_id, { by: 'h' })).rejects.toMatchObject({ code: 'E_BAD_STATE', message: expect.stringContaining('a rejection is final') });
+
+    const failed = await submit(home, { goal: 'broken', steps: [{ step_id: 's', agent: 'claude', max_retries: 0, simulate: { outcome: 'fail' } }] });
+    expect(await waitForState(home, failed.job_id, ['done', 'failed'])).toBe('failed');
+    rmSync(readJson<JobState>(path.join(home.config.paths.artifactsRoot, failed.job_id, 'state.json')).workspace!.path, { recursive: true }); // as retention does
+    await expect(retryJob(ctl(), failed.job_id, { by: 'h' })).rejects.toMatchObject({ code: 'E_BAD_STATE', message: expect.stringContaining('retention removed it') });
+    expect(await home.queue.locate(failed.job_id)).toBe('failed'); // nothing moved
   });
 });

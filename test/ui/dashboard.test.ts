@@ -160,6 +160,20 @@ describe.skipIf(skipReason !== null)('dashboard in headless Chromium', () => {
     await context.close();
   });
 
+  it('retries a failed job from its page: it runs again from the step it stopped at', async () => {
+    const { context, page } = await loggedIn(browser, h.url);
+    const id = await submitted({ goal: 'Flaky one', steps: [{ step_id: 'flaky', agent: 'claude', max_retries: 0, simulate: { fail_attempts: 1 } }] });
+    expect(await waitForState(h.home, id, ['done', 'failed'])).toBe('failed');
+    await page.goto(`${h.url}/ui/#/jobs/${id}`);
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Retry job' }).click();
+    await page.locator('.job-head [data-queue-state="done"]').waitFor();
+    const st = (await http(h.url, 'GET', `/jobs/${id}`, { headers: auth() })).body as { state: { steps: Array<{ attempts: number }>; history: Array<{ event: string; detail?: string }> } };
+    expect(st.state.steps[0]?.attempts).toBe(2);
+    expect(st.state.history.find((e) => e.event === 'retried')?.detail).toMatch(/^by /);
+    await context.close();
+  });
+
   it('shows agent output, a prompt and file names full of <script> as text, and runs none of it', async () => {
     const evilName = '<img src=x onerror=window.__pwned=3>.md';
     const id = await submitted({

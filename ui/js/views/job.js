@@ -87,6 +87,8 @@ export function jobView(root, params, session) {
     const finished = s?.finished_at ? Date.parse(s.finished_at) : null;
     const duration = started !== null ? (finished ?? Date.now()) - started : null;
     const canCancel = st.queue_state !== 'done' && st.queue_state !== 'failed';
+    // a failed job runs again from the step it stopped at; a rejection is final (POST /jobs/:id/retry)
+    const canRetry = st.queue_state === 'failed' && s?.error?.code !== 'E_REJECTED';
     const now = Date.now();
     replace(
       header,
@@ -98,6 +100,7 @@ export function jobView(root, params, session) {
         (s?.status ?? 'pending') !== st.queue_state ? statusBadge(s?.status ?? 'pending') : null,
         h('span', { class: 'spacer' }),
         canCancel ? h('button', { type: 'button', class: 'cancel', 'data-action': 'cancel', onclick: () => void cancel() }, 'Cancel job') : null,
+        canRetry ? h('button', { type: 'button', class: 'retry', 'data-action': 'retry', onclick: () => void retry() }, 'Retry job') : null,
       ),
       h('p', { class: 'goal-full', 'data-testid': 'goal' }, st.job.goal),
       h(
@@ -195,15 +198,22 @@ export function jobView(root, params, session) {
     }, 300);
   };
 
-  const cancel = async () => {
-    if (!confirm(`Cancel job ${id}?`)) return;
+  /**
+   * Cancel or retry the job, once confirmed (POST /jobs/:id/cancel|retry).
+   * @param {'cancel' | 'retry'} what
+   * @param {string} question
+   */
+  const act = async (what, question) => {
+    if (!confirm(question)) return;
     try {
-      await postJson(jobPath(id, 'cancel'), session.by ? { by: session.by } : {});
+      await postJson(jobPath(id, what), session.by ? { by: session.by } : {});
     } catch (err) {
       alert(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
     }
     refreshSoon();
   };
+  const cancel = () => act('cancel', `Cancel job ${id}?`);
+  const retry = () => act('retry', `Run job ${id} again from ${st?.state?.cursor ? `step ${st.state.cursor}` : 'the step it stopped at'}? Steps that succeeded are kept.`);
 
   // ---- the live log and the events ----
 

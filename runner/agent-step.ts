@@ -150,6 +150,7 @@ export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
   let parser: OutputParser;
   let binary: string;
   let endpoint: { url: string | null; variable: string } | null = null;
+  const notes: string[] = [];
   if (step.agent === 'command') {
     const [file, ...args] = step.command ?? [];
     invocation = { file: file ?? 'false', args, env: {} };
@@ -157,6 +158,7 @@ export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
     parser = new CommandParser();
   } else {
     const adapter = getAdapter(step.agent);
+    if (step.allowed_tools.length > 0 && !adapter.enforcesAllowedTools) notes.push(`note: ${step.agent} has no switch to restrict its tools: allowed_tools (${step.allowed_tools.join(', ')}) is advice to the agent (AGENTS.md, ORCHESTRATOR_ALLOWED_TOOLS), not enforced`);
     let ctx: InvocationContext = { jobId: req.jobId, step, prompt: req.prompt, workspaceDir: req.workspaceDir, agentHome, attempt: req.attempt, resumeSessionId: req.resumeSessionId };
     if (real) {
       const setup = adapter.prepareHome(ctx, process.env);
@@ -231,7 +233,8 @@ export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
       : null,
   });
   if (!iso.ok) return notRun(req, 'E_PREFLIGHT', iso.message);
-  if (iso.run.notes.length > 0) await fsp.appendFile(req.logFile, iso.run.notes.map((n) => `[orchestrator] ${n}\n`).join(''));
+  notes.push(...iso.run.notes);
+  if (notes.length > 0) await fsp.appendFile(req.logFile, notes.map((n) => `[orchestrator] ${n}\n`).join(''));
 
   // redaction at the source: known secret values never reach the log, the parser or the events
   const known = sensitiveValues(config.secrets.sensitiveEnvVars, process.env, env);

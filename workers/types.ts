@@ -116,6 +116,8 @@ export interface AgentAdapter {
    * model and retry knobs. Not subject to ENV_ALLOWLIST; credential-named ones are redacted.
    */
   readonly passEnv: readonly string[];
+  /** Does the CLI itself restrict the model to a step's allowed_tools (a flag or a config)? Else they are advice in AGENTS.md. */
+  readonly enforcesAllowedTools: boolean;
   buildInvocation(ctx: InvocationContext): AgentInvocation;
   prepareHome(ctx: InvocationContext, env: OperatorEnv): AgentHomeSetup;
   /** The model endpoint the CLI will call (a URL), or null for the vendor's own (remote) default. */

@@ -82,6 +82,15 @@ describe('worker presets', () => {
     expect(existsSync(marker)).toBe(false); // the agent never started
   });
 
+  it('a step log says when its CLI cannot enforce allowed_tools (codex), and stays quiet for one that does', async () => {
+    await start();
+    const job = await submit(home, { goal: 'x', steps: [{ step_id: 'c', agent: 'codex', worker: 'codex-implementer' }, { step_id: 'r', agent: 'claude', worker: 'claude-reviewer', max_retries: 0 }] });
+    await waitForState(home, job.job_id, ['done', 'failed']); // the reviewer may not write its notes: whatever its end, both steps ran
+    expect(readJson<JobState>(art(job.job_id, 'state.json')).steps.map((s) => s.attempts)).toEqual([1, 1]);
+    expect(readFileSync(art(job.job_id, 'steps', 'c', 'logs.txt'), 'utf8')).toContain('[orchestrator] note: codex has no switch to restrict its tools: allowed_tools (exec_command, apply_patch) is advice');
+    expect(readFileSync(art(job.job_id, 'steps', 'r', 'logs.txt'), 'utf8')).not.toContain('no switch to restrict');
+  });
+
   it('a step without a preset does not see the previous step\'s generated docs', async () => {
     await start();
     const job = await submit(home, { goal: 'x', steps: [{ step_id: 'a', agent: 'claude', worker: 'claude-implementer' }, { step_id: 'b', agent: 'codex' }] });

@@ -41,6 +41,7 @@ export const claudeAdapter: AgentAdapter = {
   name: 'claude',
   binary: 'claude',
   passEnv: CLAUDE_PASS_ENV,
+  enforcesAllowedTools: true,
   buildInvocation: buildClaudeInvocation,
   prepareHome: prepareClaudeHome,
   modelEndpoint: (env: OperatorEnv) => first(env, 'ANTHROPIC_BASE_URL') ?? null,

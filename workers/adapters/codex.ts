@@ -60,6 +60,7 @@ export const codexAdapter: AgentAdapter = {
   name: 'codex',
   binary: 'codex',
   passEnv: CODEX_PASS_ENV,
+  enforcesAllowedTools: false,
   buildInvocation: buildCodexInvocation,
   prepareHome: prepareCodexHome,
   modelEndpoint: (env: OperatorEnv) => first(env, 'CODEX_BASE_URL', 'OPENAI_BASE_URL') ?? null,

@@ -43,6 +43,7 @@ export const droidAdapter: AgentAdapter = {
   name: 'droid',
   binary: 'droid',
   passEnv: DROID_PASS_ENV,
+  enforcesAllowedTools: true,
   buildInvocation: buildDroidInvocation,
   prepareHome: prepareDroidHome,
   modelEndpoint: (env: OperatorEnv) => first(env, 'DROID_BASE_URL') ?? null,

@@ -41,6 +41,7 @@ export const geminiAdapter: AgentAdapter = {
   name: 'gemini',
   binary: 'gemini',
   passEnv: GEMINI_PASS_ENV,
+  enforcesAllowedTools: true,
   buildInvocation: buildGeminiInvocation,
   prepareHome: prepareGeminiHome,
   modelEndpoint: (env: OperatorEnv) => first(env, 'GOOGLE_GEMINI_BASE_URL') ?? null,

@@ -73,6 +73,7 @@ export const opencodeAdapter: AgentAdapter = {
   name: 'opencode',
   binary: 'opencode',
   passEnv: OPENCODE_PASS_ENV,
+  enforcesAllowedTools: true,
   buildInvocation: buildOpencodeInvocation,
   prepareHome: prepareOpencodeHome,
   modelEndpoint: (env: OperatorEnv) => first(env, 'OPENCODE_BASE_URL', 'OPENAI_BASE_URL') ?? null,

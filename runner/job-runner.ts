@@ -19,7 +19,7 @@ import { errorMessage } from '../lib/errors.ts';
 import { pathExists } from '../lib/fsutil.ts';
 import type { Logger } from '../lib/logger.ts';
 import { runAttempt } from './agent-step.ts';
-import { applyDecision, interruptedAttempt, park, type Action } from './apply.ts';
+import { applyDecision, applyRetry, interruptedAttempt, park, type Action } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
 import type { ReservationKey } from './budget-store.ts';
 import { decideAfterAttempt } from './decide.ts';
@@ -133,7 +133,11 @@ export class JobExecution {
 
   async run(queuedMs: number): Promise<JobRunOutcome> {
     const { job } = this;
-    const existing = await this.art.readState().catch(() => undefined);
+    let existing = await this.art.readState().catch(() => undefined);
+    // closed, yet in pending/: a job an operator moved back by hand (recovery completes a closing
+    // it finds in running/, and every command writes the pending state before its move). Run it
+    // again as `orchestrator retry` would, from the step it stopped at.
+    if (existing?.finished_at) existing = applyRetry(job, existing, { by: 'the queue', note: 'moved back to pending by hand' }, this.iso()) ?? existing;
     this.state = existing ?? initialState(job, this.iso());
     this.state = withHistory(
       { ...this.state, claims: this.state.claims + 1, queue_state: 'running', status: 'running', started_at: this.state.started_at ?? this.iso(), waiting: null, owner: { runner_id: this.ctx.runnerId, pid: process.pid, host: this.ctx.config.host, claim_id: this.claim.claimId } },

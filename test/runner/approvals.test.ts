@@ -3,7 +3,7 @@
  * steps never run again), ask_human/needs_human, reject, cancel in every state, and retry of a
  * failed job from the step it stopped at.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobResult } from '../../contracts/index.ts';
@@ -142,6 +142,20 @@ describe('retry', () => {
     expect(state.steps.map((s) => [s.step_id, s.status, s.attempts])).toEqual([['plan', 'success', 1], ['impl', 'success', 2], ['review', 'success', 1]]);
     expect(state.history).toContainEqual(expect.objectContaining({ event: 'retried', step_id: 'impl', detail: 'by gina: flaky network' }));
     expect(readJson<JobResult>(path.join(home.config.paths.artifactsRoot, job.job_id, 'result.json')).status).toBe('success');
+    expectQueueInvariants(home);
+  });
+
+  it('a failed job moved back to pending/ by hand (mv) runs again like a retry, not closed a second time as it was', async () => {
+    const job = await submit(home, { goal: 'moved back', steps: [
+      { step_id: 'plan', agent: 'opencode', simulate: { marker_file: marker } },
+      { step_id: 'impl', agent: 'codex', max_retries: 0, simulate: { marker_file: marker, fail_attempts: 1 } },
+    ] });
+    expect(await waitForState(home, job.job_id, ['done', 'failed'])).toBe('failed');
+    renameSync(home.queue.pathOf('failed', job.job_id), home.queue.pathOf('pending', job.job_id)); // what an operator would do
+    expect(await waitForState(home, job.job_id, ['done'])).toBe('done');
+    expect([runsOf('plan'), runsOf('impl')]).toEqual([1, 2]);
+    const state = readJson<JobState>(path.join(home.config.paths.artifactsRoot, job.job_id, 'state.json'));
+    expect(state.history).toContainEqual(expect.objectContaining({ event: 'retried', step_id: 'impl', detail: expect.stringContaining('moved back to pending by hand') }));
     expectQueueInvariants(home);
   });
 

@@ -164,10 +164,14 @@ describe.skipIf(skipReason !== null)('dashboard in headless Chromium', () => {
     const { context, page } = await loggedIn(browser, h.url);
     const id = await submitted({ goal: 'Flaky one', steps: [{ step_id: 'flaky', agent: 'claude', max_retries: 0, simulate: { fail_attempts: 1 } }] });
     expect(await waitForState(h.home, id, ['done', 'failed'])).toBe('failed');
-    await page.goto(`${h.url}/ui/#/jobs/${id}`);
+    await page.goto(`${h.url}/ui/#/jobs/${id}/log`);
+    await page.getByTestId('log').getByText('■ job failed').waitFor(); // the first run's stream has ended
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Retry job' }).click();
     await page.locator('.job-head [data-queue-state="done"]').waitFor();
+    // the page follows the new run live: its log is replayed, then goes on with attempt 2
+    await page.getByTestId('log').getByText('▶ step flaky started (claude, attempt 2)').waitFor();
+    await page.getByTestId('log').getByText('■ job success').waitFor();
     const st = (await http(h.url, 'GET', `/jobs/${id}`, { headers: auth() })).body as { state: { steps: Array<{ attempts: number }>; history: Array<{ event: string; detail?: string }> } };
     expect(st.state.steps[0]?.attempts).toBe(2);
     expect(st.state.history.find((e) => e.event === 'retried')?.detail).toMatch(/^by /);

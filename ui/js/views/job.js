@@ -207,6 +207,12 @@ export function jobView(root, params, session) {
     if (!confirm(question)) return;
     try {
       await postJson(jobPath(id, what), session.by ? { by: session.by } : {});
+      if (what === 'retry' && !es) {
+        // the job's event stream ended with the failure: follow the new run, replaying the log from the start
+        panes.log.replaceChildren();
+        lines = 0;
+        connect();
+      }
     } catch (err) {
       alert(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
     }

@@ -7,7 +7,8 @@
  *  - `orchestrator status <id>`, `orchestrator status` and `orchestrator list --limit 50`
  *    (the compiled CLI, a fresh process each time): median of 5;
  *  - the runner's RSS (VmHWM) over its first seconds with that queue (a real runner process);
- *  - GET /metrics on `orchestrator gateway` (median of 10 scrapes after 2 warm-up ones).
+ *  - GET /metrics on `orchestrator gateway` (median of 10 scrapes after 2 warm-up ones), then
+ *    GET /jobs?limit=50 on it: its first listing, and the median of the next 10.
  *
  * SETUP ONLY (not the product's path): the N jobs are written straight into the state directory in
  * the queue's own file format (`<job_id>.json` = the normalized job + "\n", plus its `ids/` entry),
@@ -54,9 +55,22 @@ async function cliTime(home: string, args: string[], times = 5): Promise<{ media
   return { median_ms: median(t), max_ms: Math.max(...t), ok };
 }
 
-async function scrapeTime(home: string): Promise<{ median_ms: number; max_ms: number } | null> {
+interface GatewayTimes {
+  metrics: { median_ms: number; max_ms: number };
+  /** GET /jobs?limit=50: the gateway's first listing (every job file stat()ed), then the median of 10 more. */
+  jobs: { first_ms: number; median_ms: number };
+}
+
+async function gatewayTimes(home: string): Promise<GatewayTimes | null> {
   const port = await freePort();
-  const child = spawn(process.execPath, [DIST_MAIN, 'gateway', '--port', String(port), '--host', '127.0.0.1'], { cwd: home, env: benchEnv({ ORCHESTRATOR_HOME: home, LOG_LEVEL: 'warn', WEBHOOK_TOKEN: 'bench-token-0123456789' }), stdio: ['ignore', 'ignore', 'inherit'] });
+  const token = 'bench-token-0123456789';
+  const child = spawn(process.execPath, [DIST_MAIN, 'gateway', '--port', String(port), '--host', '127.0.0.1'], { cwd: home, env: benchEnv({ ORCHESTRATOR_HOME: home, LOG_LEVEL: 'warn', WEBHOOK_TOKEN: token }), stdio: ['ignore', 'ignore', 'inherit'] });
+  const timed = async (url: string, headers: Record<string, string> = {}): Promise<number> => {
+    const t0 = performance.now();
+    const r = await fetch(url, { headers });
+    await r.text();
+    return performance.now() - t0;
+  };
   try {
     const url = `http://127.0.0.1:${port}/metrics`;
     let up = false;
@@ -67,12 +81,15 @@ async function scrapeTime(home: string): Promise<{ median_ms: number; max_ms: nu
     if (!up) return null;
     const t: number[] = [];
     for (let i = 0; i < 12; i++) {
-      const t0 = performance.now();
-      const r = await fetch(url);
-      await r.text();
-      if (i >= 2) t.push(performance.now() - t0);
+      const ms = await timed(url);
+      if (i >= 2) t.push(ms);
     }
-    return { median_ms: median(t), max_ms: Math.max(...t) };
+    const jobsUrl = `http://127.0.0.1:${port}/jobs?limit=50`;
+    const auth = { authorization: `Bearer ${token}` };
+    const first = await timed(jobsUrl, auth);
+    const j: number[] = [];
+    for (let i = 0; i < 10; i++) j.push(await timed(jobsUrl, auth));
+    return { metrics: { median_ms: median(t), max_ms: Math.max(...t) }, jobs: { first_ms: first, median_ms: median(j) } };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -96,6 +113,9 @@ interface ScaleRow {
   runner_first_claim_s?: number;
   metrics_ms: number | null;
   metrics_max_ms: number | null;
+  /** GET /jobs?limit=50 on a gateway: its first listing, then the median of later ones. */
+  api_list_first_ms: number | null;
+  api_list_ms: number | null;
   loadavg: string;
 }
 
@@ -109,16 +129,18 @@ async function one(state: 'pending' | 'done', n: number): Promise<ScaleRow> {
     const ids = bulkWrite(queue, state, n);
     const setupS = (performance.now() - t) / 1000;
     const probe = ids[Math.floor(ids.length / 2)]!;
-    const row: ScaleRow = { state, jobs: n, setup_s: setupS, status_id_ms: NaN, status_overview_ms: NaN, list_ms: NaN, list_state_ms: NaN, runner_rss_mb: NaN, metrics_ms: null, metrics_max_ms: null, loadavg: '' };
+    const row: ScaleRow = { state, jobs: n, setup_s: setupS, status_id_ms: NaN, status_overview_ms: NaN, list_ms: NaN, list_state_ms: NaN, runner_rss_mb: NaN, metrics_ms: null, metrics_max_ms: null, api_list_first_ms: null, api_list_ms: null, loadavg: '' };
 
     // CLI and /metrics first, while the queue is exactly N
     row.status_id_ms = (await cliTime(home, ['status', probe])).median_ms;
     row.status_overview_ms = (await cliTime(home, ['status'])).median_ms;
     row.list_ms = (await cliTime(home, ['list', '--limit', '50'])).median_ms;
     row.list_state_ms = (await cliTime(home, ['list', '--state', state, '--limit', '50'])).median_ms;
-    const m = await scrapeTime(home);
-    row.metrics_ms = m?.median_ms ?? null;
-    row.metrics_max_ms = m?.max_ms ?? null;
+    const g = await gatewayTimes(home);
+    row.metrics_ms = g?.metrics.median_ms ?? null;
+    row.metrics_max_ms = g?.metrics.max_ms ?? null;
+    row.api_list_first_ms = g?.jobs.first_ms ?? null;
+    row.api_list_ms = g?.jobs.median_ms ?? null;
 
     if (state === 'pending') {
       // the runner's claim path, in-process: the index (initial scan), a periodic rescan, then claims
@@ -203,6 +225,7 @@ export async function runScale(o: { quick?: boolean; sizes?: number[] } = {}): P
     'list ms': fmt(r.list_ms, 0),
     'list --state ms': fmt(r.list_state_ms, 0),
     '/metrics ms': fmt(r.metrics_ms ?? NaN, 1),
+    'GET /jobs 1st / next ms': `${fmt(r.api_list_first_ms ?? NaN, 0)} / ${fmt(r.api_list_ms ?? NaN, 1)}`,
     load: r.loadavg,
   }))));
   console.log(`(setup: job files written directly, non-durable, bench only: ${rows.map((r) => `${r.jobs} in ${fmt(r.setup_s, 1)} s`).join(', ')})`);

@@ -2,7 +2,7 @@
  * fsqueue: durable exclusive enqueue, unique ids across states, atomic claim, ordering, and bad
  * files moved aside rather than deleted.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { normalizeJob } from '../../contracts/normalize.ts';
@@ -11,6 +11,8 @@ import { OrchestratorError } from '../../lib/errors.ts';
 import { newJobId } from '../../lib/ids.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { PendingScanner } from '../../runner/scanner.ts';
+import { listJobs } from '../../runner/control.ts';
+import { QUEUE_STATES, type QueueState } from '../../fsqueue/states.ts';
 import { tempHome, type TempHome } from '../helpers/env.ts';
 
 let home: TempHome;
@@ -99,6 +101,52 @@ describe('fsqueue: order', () => {
     await scanner.scan();
     expect(scanner.index.size).toBe(3);
     expect(scanner.index.peekAll().map((e) => e.id)).toEqual([jobs[1]!.job_id, jobs[0]!.job_id, jobs[2]!.job_id]);
+  });
+});
+
+describe('fsqueue: listing (orchestrator list, GET /jobs)', () => {
+  /** What a listing must say: every job file on disk, newest first, ties by id. */
+  const onDisk = (): string[] =>
+    QUEUE_STATES.flatMap((st) => readdirSync(home.queue.dir(st)).filter((n) => n.endsWith('.json')).map((n) => ({ id: n.slice(0, -5), m: Math.floor(statSync(home.queue.pathOf(st, n.slice(0, -5))).mtimeMs) })))
+      .sort((a, b) => b.m - a.m || (a.id < b.id ? -1 : 1))
+      .map((e) => e.id);
+  /** Every page of the listing, followed by its cursors. */
+  const paged = async (limit: number, state?: QueueState): Promise<string[]> => {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await listJobs({ config: home.config, queue: home.queue }, { limit, ...(state ? { state } : {}), ...(cursor ? { cursor } : {}) });
+      ids.push(...page.jobs.map((j) => j.job_id));
+      if (!page.next_cursor) return ids;
+      cursor = page.next_cursor;
+    }
+  };
+  const age = (st: QueueState, id: string, sec: number): void => utimesSync(home.queue.pathOf(st, id), sec, sec);
+  const settle = (): void => { for (const st of QUEUE_STATES) utimesSync(home.queue.dir(st), 1_000_000, 1_000_000); }; // directories unchanged for long: listings may be reused
+
+  it('pages merge every state newest first (ties by id), and follow the queue as it changes, on one long-lived queue', async () => {
+    const jobs = Array.from({ length: 24 }, () => mk());
+    for (const [i, j] of jobs.entries()) {
+      await home.queue.enqueue(j);
+      const to = QUEUE_STATES[i % QUEUE_STATES.length]!;
+      if (to !== 'pending') renameSync(home.queue.pathOf('pending', j.job_id), home.queue.pathOf(to, j.job_id));
+      age(to, j.job_id, 2_000_000 + Math.floor(i / 3)); // groups of three share a second: ties
+    }
+    settle();
+    expect(await paged(5)).toEqual(onDisk());
+    expect(await paged(5)).toEqual(onDisk()); // again, from what the first listing kept
+
+    // the queue moves on: a job added, one removed, one moved to another state
+    const added = mk();
+    await home.queue.enqueue(added);
+    age('pending', added.job_id, 3_000_000);
+    rmSync(home.queue.pathOf('done', jobs[3]!.job_id));
+    renameSync(home.queue.pathOf('running', jobs[2]!.job_id), home.queue.pathOf('failed', jobs[2]!.job_id));
+    expect(await paged(5)).toEqual(onDisk());
+    expect((await paged(50))[0]).toBe(added.job_id);
+    settle();
+    expect(await paged(7, 'failed')).toEqual(onDisk().filter((id) => existsSync(home.queue.pathOf('failed', id))));
+    expect(await paged(50)).toEqual(onDisk());
   });
 });
 

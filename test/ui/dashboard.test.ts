@@ -82,7 +82,8 @@ describe.skipIf(skipReason !== null)('dashboard in headless Chromium', () => {
     await page.getByTestId('log').locator('.log-line', { hasText: 'Working on write' }).first().waitFor(); // streamed while it runs
     await stepAt(page, 'write', 'success').waitFor();
     await stepAt(page, 'review', 'running').waitFor();
-    expect(await page.getByTestId('timeline').locator('[data-step="write"] .marker').evaluate((el) => (globalThis as unknown as { getComputedStyle: (e: unknown) => { backgroundColor: string } }).getComputedStyle(el).backgroundColor)).toBe(OK_GREEN);
+    // polled: the timeline is re-rendered on every event, and a marker read just as it is replaced has no style
+    await expect.poll(() => page.getByTestId('timeline').locator('[data-step="write"] .marker').evaluate((el) => (globalThis as unknown as { getComputedStyle: (e: unknown) => { backgroundColor: string } }).getComputedStyle(el).backgroundColor)).toBe(OK_GREEN);
     await stepAt(page, 'review', 'success').waitFor();
     await page.locator('.job-head [data-queue-state="done"]').waitFor();
     await page.getByTestId('live').filter({ hasText: 'finished' }).waitFor();

@@ -39,6 +39,17 @@ const webhookSecured = [{ bearer: [] }, { hubSignature: [] }];
 const secured = [...webhookSecured, { uiSession: [] }];
 const common = { '401': err('missing or wrong credentials'), '403': err('the token is scoped to other projects'), '404': err('no such job') };
 
+/** A POST on one job (approve, reject, retry): an optional JSON body of these string/boolean fields, 200 or 409. */
+const jobAction = (summary: string, fields: Record<string, 'string' | 'boolean'>, done: string, conflict: string): Json => ({
+  post: {
+    summary,
+    security: secured,
+    parameters: [idParam],
+    requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: Object.fromEntries(Object.entries(fields).map(([k, t]) => [k, { type: t }])) } } } },
+    responses: { '200': json({ type: 'object' }, done), '409': err(conflict), ...common },
+  },
+});
+
 export function openApiDocument(opts: { publicUrl?: string | null } = {}): Json {
   return {
     openapi: '3.1.0',
@@ -132,36 +143,12 @@ export function openApiDocument(opts: { publicUrl?: string | null } = {}): Json 
       '/jobs/{id}': {
         get: { summary: 'Job status: queue state, job, state.json, result.json', security: secured, parameters: [idParam], responses: { '200': json({ type: 'object' }, 'the job'), ...common } },
       },
-      '/jobs/{id}/approve': {
-        post: {
-          summary: 'Approve a job waiting in awaiting_approval',
-          security: secured,
-          parameters: [idParam],
-          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { note: { type: 'string' }, step: { type: 'string' }, over_budget: { type: 'boolean' }, by: { type: 'string' } } } } } },
-          responses: { '200': json({ type: 'object' }, 'approved'), '409': err('not awaiting approval'), ...common },
-        },
-      },
-      '/jobs/{id}/reject': {
-        post: {
-          summary: 'Reject a waiting job (it fails)',
-          security: secured,
-          parameters: [idParam],
-          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string' }, by: { type: 'string' } } } } } },
-          responses: { '200': json({ type: 'object' }, 'rejected'), '409': err('not awaiting approval'), ...common },
-        },
-      },
+      '/jobs/{id}/approve': jobAction('Approve a job waiting in awaiting_approval', { note: 'string', step: 'string', over_budget: 'boolean', by: 'string' }, 'approved', 'not awaiting approval'),
+      '/jobs/{id}/reject': jobAction('Reject a waiting job (it fails)', { reason: 'string', by: 'string' }, 'rejected', 'not awaiting approval'),
       '/jobs/{id}/cancel': {
         post: { summary: 'Cancel a job (a running one is stopped by its runner)', security: secured, parameters: [idParam], responses: { '200': json({ type: 'object' }, 'cancelled or requested'), '409': err('already finished'), ...common } },
       },
-      '/jobs/{id}/retry': {
-        post: {
-          summary: 'Run a failed job again from the step it stopped at (steps that succeeded are kept)',
-          security: secured,
-          parameters: [idParam],
-          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { note: { type: 'string' }, by: { type: 'string' } } } } } },
-          responses: { '200': json({ type: 'object' }, 'back in pending'), '409': err('not failed, rejected, or its workspace is gone'), ...common },
-        },
-      },
+      '/jobs/{id}/retry': jobAction('Run a failed job again from the step it stopped at (steps that succeeded are kept)', { note: 'string', by: 'string' }, 'back in pending', 'not failed, rejected, or its workspace is gone'),
       '/jobs/{id}/events': {
         get: {
           summary: 'Server-Sent Events of the job, until it is done or failed',

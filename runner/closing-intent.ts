@@ -16,7 +16,6 @@
  * dropped, the job untouched.
  */
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { NormalizedJob } from '../contracts/index.ts';
 import type { FsQueue } from '../fsqueue/queue.ts';
@@ -27,7 +26,7 @@ import { fsyncDir, readJsonIfExists, writeJsonAtomic } from '../lib/fsutil.ts';
 import type { Logger } from '../lib/logger.ts';
 import { pidAlive } from '../lib/proc.ts';
 import { JobArtifacts } from './artifacts.ts';
-import { recordCallback } from './callback-outbox.ts';
+import { recordCallback, thisOwner } from './callback-outbox.ts';
 import { writeFinalArtifacts } from './finalize.ts';
 import type { JobState } from './state.ts';
 
@@ -67,7 +66,7 @@ export async function removeIntent(config: Config, jobId: string): Promise<void>
 }
 
 export function newIntent(job: NormalizedJob, from: QueueState, state: JobState & { queue_state: 'done' | 'failed' }, logLine: string | null, now: Date): ClosingIntent {
-  return { job_id: job.job_id, from, to: state.queue_state, state, log_line: logLine, owner: { pid: process.pid, host: os.hostname() }, created_at: now.toISOString() };
+  return { job_id: job.job_id, from, to: state.queue_state, state, log_line: logLine, owner: thisOwner(), created_at: now.toISOString() };
 }
 
 /**

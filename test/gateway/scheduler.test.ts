@@ -26,8 +26,8 @@ function schedule(name: string, body: unknown): void {
   writeFileSync(path.join(home.config.paths.schedulesDir, name), typeof body === 'string' ? body : JSON.stringify(body));
 }
 
-async function start(): Promise<Scheduler> {
-  const s = createScheduler({ config: home.config });
+async function start(now?: () => Date): Promise<Scheduler> {
+  const s = createScheduler({ config: home.config, ...(now ? { now } : {}) });
   started.push(s);
   await s.start();
   return s;
@@ -110,21 +110,22 @@ describe('scheduler', () => {
   });
 
   it('slots missed while down: with catch_up the newest fires once at start; without, none does', async () => {
-    const hour = 3_600_000;
-    const lastSlot = new Date((Math.floor(Date.now() / hour) - 5) * hour).toISOString(); // down for ~5 hours
+    // the scheduler's clock is fixed: no slot boundary can fall inside the test
+    const now = (): Date => new Date('2026-03-01T12:30:00.000Z');
+    const lastSlot = '2026-03-01T07:00:00.000Z'; // down for five and a half hours
     writeFileSync(path.join(home.config.paths.varRoot, 'schedules-state.json'), JSON.stringify({ schema_version: '1.0', schedules: {
       hourly: { last_slot: lastSlot, job_id: null, fired_at: lastSlot },
       quiet: { last_slot: lastSlot, job_id: null, fired_at: lastSlot },
     } }));
-    schedule('hourly.json', { id: 'hourly', enabled: true, catch_up: true, schedule: '0 * * * *', payload: { goal: 'hourly' } });
-    schedule('quiet.json', { id: 'quiet', enabled: true, schedule: '0 * * * *', payload: { goal: 'quiet' } });
-    const first = await start(); // the catch-up is queued before start() returns
-    const newest = new Date(Math.floor(Date.now() / hour) * hour).toISOString();
+    schedule('hourly.json', { id: 'hourly', enabled: true, catch_up: true, schedule: '0 * * * *', timezone: 'UTC', payload: { goal: 'hourly' } });
+    schedule('quiet.json', { id: 'quiet', enabled: true, schedule: '0 * * * *', timezone: 'UTC', payload: { goal: 'quiet' } });
+    const first = await start(now); // the catch-up is queued before start() returns
+    const newest = '2026-03-01T12:00:00.000Z';
     const jobs = pending().map((f) => readJson<NormalizedJob>(path.join(home.queue.dir('pending'), f)));
     expect(jobs.map((j) => [j.goal, (j.source.meta as { slot: string }).slot])).toEqual([['hourly', newest]]);
     expect(first.status().schedules.map((x) => [x.id, x.last_slot])).toEqual([['hourly', newest], ['quiet', lastSlot]]);
     await first.stop();
-    await start(); // a restart: the caught-up slot is recorded, nothing fires again
+    await start(now); // a restart: the caught-up slot is recorded, nothing fires again
     expect(pending()).toHaveLength(1);
   });
 

@@ -95,9 +95,14 @@ export function tree(dir: string): string[] {
   return out.sort();
 }
 
-/** var/ and artifacts/ of a harness: what a rejected request must leave unchanged. */
+/**
+ * var/ and artifacts/ of a harness: what a rejected request must leave unchanged. Not the
+ * runners' heartbeat files (var/queue/runners/*): the harness's runner rewrites its own every
+ * 200 ms (a temp file beside it for an instant), whatever the requests do.
+ */
 export function written(h: GatewayHarness): string[] {
-  return [...tree(h.home.config.paths.varRoot).map((p) => `var/${p}`), ...tree(h.home.config.paths.artifactsRoot).map((p) => `artifacts/${p}`)];
+  const vars = tree(h.home.config.paths.varRoot).filter((p) => !p.startsWith('queue/runners/') || p === 'queue/runners/');
+  return [...vars.map((p) => `var/${p}`), ...tree(h.home.config.paths.artifactsRoot).map((p) => `artifacts/${p}`)];
 }
 
 export interface Sample {

@@ -39,6 +39,8 @@ export interface Config {
   /** Cap on exponential retry backoff. */
   maxRetryBackoffSec: number;
   enableRealCli: boolean;
+  /** RUNNER_WARM_LAUNCHERS (default on): steps start in a launcher spawned ahead of time (workers/launcher.ts). */
+  warmLaunchers: boolean;
   /**
    * WORKSPACE_MODE: `git` (default) runs each job in its own git workspace (exact patches);
    * `plain` runs it in an empty per-job directory without git (no patches, change_status "unknown").
@@ -325,6 +327,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     maxIdleSec: int(env, 'RUNNER_MAX_IDLE_SEC', 0, 0),
     maxRetryBackoffSec: int(env, 'RUNNER_MAX_RETRY_BACKOFF_SEC', 300, 0),
     enableRealCli: env.ENABLE_REAL_CLI === '1',
+    warmLaunchers: env.RUNNER_WARM_LAUNCHERS !== '0' && process.platform === 'linux',
     workspaceMode: workspaceMode(env.WORKSPACE_MODE),
     maxEventOutputLines: int(env, 'MAX_EVENT_OUTPUT_LINES', 500, 0),
     runnerMetricsPort: int(env, 'RUNNER_METRICS_PORT', 0, 0),

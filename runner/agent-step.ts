@@ -13,6 +13,7 @@ import { OrchestratorError, errorMessage, isOrchestratorError } from '../lib/err
 import { lstatOrUndefined } from '../lib/fsutil.ts';
 import { JOB_MARKER_VAR } from '../lib/proc.ts';
 import { runProcess, type ExecResult } from '../workers/executor.ts';
+import type { LauncherPool } from '../workers/launcher.ts';
 import { getAdapter, simulatedInvocation, SIMULATOR_PATH } from '../workers/registry.ts';
 import { priceUsage } from '../workers/pricing.ts';
 import { findPreset, SKILLS_DIR, type WorkerPreset } from '../workers/presets.ts';
@@ -37,6 +38,10 @@ export interface AttemptRequest {
   runId: string;
   signal: AbortSignal;
   onSpawn: (pid: number) => void;
+  /** Warm launchers (workers/launcher.ts); absent = spawn cold. */
+  launcher?: LauncherPool | undefined;
+  /** What must be on disk before the process starts (the attempt's durable record). */
+  ready?: Promise<void>;
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
   /** The job's policy (sandbox, network, allowed_binaries); absent = the defaults. */
   policy?: Pick<NormalizedJob['policy'], 'sandbox' | 'network' | 'allowed_binaries'>;
@@ -255,6 +260,8 @@ export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
       maxOutputChars: config.maxSubprocessOutputChars,
       signal: req.signal,
       onSpawn: req.onSpawn,
+      launcher: req.launcher,
+      ready: req.ready,
       onLine: (line, stream) => {
         parser.onLine(line, stream);
         req.onLine(line, stream);

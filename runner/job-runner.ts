@@ -33,6 +33,7 @@ import { checkStepSecrets, type StepSecretsCheck } from './secrets-check.ts';
 import { LINE_RULES, redactText, sensitiveValues } from './secrets.ts';
 import { initialState, sessionsByAgent, stepState, updateStep, withHistory, type JobState, type StepError } from './state.ts';
 import { commitAll, diff, diffStats, head as gitHead, isPlainWorkspace, preparePlainWorkspace, prepareWorkspace, resetTo, type WorkspaceInfo } from './workspace.ts';
+import type { LauncherPool } from '../workers/launcher.ts';
 
 export interface RunnerContext {
   config: Config;
@@ -44,6 +45,8 @@ export interface RunnerContext {
   now: () => Date;
   /** Budget gate and machine-wide concurrency slots (runner/guards.ts); absent = no checks. */
   guards?: Guards;
+  /** Warm launchers (workers/launcher.ts); absent = every step spawns cold. */
+  readonly launcher?: LauncherPool | undefined;
 }
 
 export interface Claim {
@@ -265,7 +268,10 @@ export class JobExecution {
     const t0 = performance.now();
     this.state = updateStep(this.state, step.step_id, { status: 'running', attempts: attempt, visit_attempts: before.visit_attempts + 1, started_at: startedAt, finished_at: null, error: null });
     this.state = withHistory(this.state, startedAt, 'step:started', step.step_id, `attempt ${attempt}`);
-    await this.persist();
+    // durable before the step's process starts (the executor waits for it there), written while the
+    // attempt is prepared: a crash or power loss after the start always finds the attempt counted
+    const recorded = this.persist();
+    recorded.catch(() => undefined); // awaited by the executor, and below
     await this.emit('step:started', { job_id: job.job_id, step_id: step.step_id, agent: step.agent, attempt });
     await this.art.appendLog(`${startedAt} step ${step.step_id} (${step.agent}/${step.role}) attempt ${attempt} started`);
 
@@ -302,6 +308,8 @@ export class JobExecution {
         logFile,
         runId,
         signal,
+        launcher: ctx.launcher,
+        ready: recorded,
         onSpawn: (pid) => {
           placeholders ??= setTimeout(() => this.art.startPlaceholders(), PLACEHOLDER_DELAY_MS);
           void this.recordRun(runId, pid, step.step_id, attempt);
@@ -318,6 +326,7 @@ export class JobExecution {
       clearInterval(cancelPoll);
       clearTimeout(placeholders);
     }
+    await recorded; // a step refused before its start never waited for it
     this.settleBudget(result.costUsd);
     if (this.claim.lost) return 'lease_lost';
     if (result.status === 'cancelled' && this.claim.handback.signal.aborted && !this.claim.cancel.signal.aborted) {

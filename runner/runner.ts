@@ -21,6 +21,7 @@ import { cancelRequestPath, JobExecution, type Claim, type JobRunOutcome } from 
 import { recoverDeadJobs } from './recovery.ts';
 import { PendingScanner } from './scanner.ts';
 import { cleanupSpares, dropSpares, warmSpare } from './workspace.ts';
+import { LauncherPool } from '../workers/launcher.ts';
 
 export interface RunnerOptions {
   config?: Config;
@@ -62,7 +63,9 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
   // budget gate + machine-wide concurrency slots, one SQLite connection per runner
   const guards = openGuards(config, { runnerId: id, pid: process.pid, host: config.host });
   const holderDead = holderDeadCheck(leases, config);
-  const ctx = { config, queue, leases, events, log, runnerId: id, now, guards };
+  // steps start in launchers spawned ahead of time: no fork of the runner between claim and start
+  let launchers: LauncherPool | undefined;
+  const ctx = { config, queue, leases, events, log, runnerId: id, now, guards, get launcher() { return launchers; } };
   const startedAt = now().toISOString();
   let stopping = false;
   let started = false;
@@ -289,6 +292,7 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
       heartbeatTimer = setInterval(() => void heartbeat(), config.heartbeatMs);
       await maintenance();
       maintenanceTimer = setInterval(() => void maintenance(), Math.max(config.scanIntervalMs, 1000));
+      if (config.warmLaunchers) launchers = new LauncherPool(config.runnerConcurrency);
       await scanner.start(config.scanIntervalMs, opts.watch ?? true);
       log.info({ runner_id: id, concurrency: config.runnerConcurrency, queue: config.paths.queueRoot }, 'runner started');
     },
@@ -310,6 +314,7 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
       if (heartbeatSoon) clearTimeout(heartbeatSoon);
       if (maintenanceTimer) clearInterval(maintenanceTimer);
       await scanner.close();
+      await launchers?.close();
       try {
         if (guards.slots.enabled && guards.slots.db.open) guards.slots.releaseAll();
       } catch (err) {

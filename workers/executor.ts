@@ -11,10 +11,11 @@
  * - with `redactStream`, output is redacted before it is split into lines: the log, the parser and
  *   `onLine` never see what the redactor removes (known secret values).
  */
-import { execa } from 'execa';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { forkCounter, killRun, RUN_MARKER_VAR } from '../lib/proc.ts';
+import { killRun, RUN_MARKER_VAR, type RunOrigin } from '../lib/proc.ts';
+import { spawnCold, type LaunchRequest, type LauncherPool, type Spawned } from './launcher.ts';
 import { LineSplitter } from './line-splitter.ts';
 
 export interface ExecRequest {
@@ -42,6 +43,10 @@ export interface ExecRequest {
    * across two chunks is still caught). `end()` returns what it held back.
    */
   redactStream?: () => { push(text: string): string; end(): string };
+  /** Warm launchers (workers/launcher.ts): the process starts without a fork of ours; absent = spawn cold. */
+  launcher?: LauncherPool | undefined;
+  /** Awaited right before the process starts (the attempt's durable record); a rejection starts nothing. */
+  ready?: Promise<void> | undefined;
 }
 
 export interface ExecResult {
@@ -84,30 +89,6 @@ export async function runProcess(req: ExecRequest): Promise<ExecResult> {
     log.write(out);
   };
 
-  const forksBefore = forkCounter();
-  const child = execa(req.file, req.args, {
-    cwd: req.cwd,
-    env: { ...req.env, [RUN_MARKER_VAR]: req.runId },
-    extendEnv: false,
-    detached: true,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    buffer: false,
-    reject: false,
-    cleanup: false,
-  });
-  const pid = child.pid ?? null;
-  const promise = child.then(
-    () => undefined,
-    () => undefined,
-  );
-  if (pid) req.onSpawn?.(pid);
-
-  let killing: Promise<void> | undefined;
-  const origin = pid && forksBefore !== undefined ? { pid, forksBefore } : undefined;
-  const kill = (): Promise<void> => (killing ??= pid ? killRun(pid, req.runId, req.killGraceMs, origin) : Promise.resolve());
-
   let idleTimer: NodeJS.Timeout | undefined;
   const armIdle = (): void => {
     if (req.idleMs <= 0) return;
@@ -117,27 +98,59 @@ export async function runProcess(req: ExecRequest): Promise<ExecResult> {
       void kill();
     }, req.idleMs);
   };
-  armIdle();
 
-  const splitters = (['stdout', 'stderr'] as const).map((name) => {
-    const splitter = new LineSplitter((line) => {
-      writeLog(name === 'stderr' ? `[stderr] ${line}\n` : `${line}\n`);
-      req.onLine?.(line, name);
+  /** Output is read from the moment there is a process to read it from (a warm one may write at once). */
+  const readOutput = (child: Spawned['child']): Array<{ splitter: LineSplitter; stream: Readable | null; flush: () => void }> =>
+    (['stdout', 'stderr'] as const).map((name) => {
+      const splitter = new LineSplitter((line) => {
+        writeLog(name === 'stderr' ? `[stderr] ${line}\n` : `${line}\n`);
+        req.onLine?.(line, name);
+      });
+      const stream = child[name];
+      const redactor = req.redactStream?.();
+      const decoder = new StringDecoder('utf8');
+      stream?.on('data', (chunk: Buffer) => {
+        outputBytes += chunk.length;
+        armIdle();
+        splitter.push(redactor ? redactor.push(decoder.write(chunk)) : chunk);
+      });
+      stream?.on('error', () => undefined);
+      const flush = (): void => {
+        if (redactor) splitter.push(redactor.push(decoder.end()) + redactor.end());
+      };
+      return { splitter, stream, flush };
     });
-    const stream = child[name];
-    const redactor = req.redactStream?.();
-    const decoder = new StringDecoder('utf8');
-    stream?.on('data', (chunk: Buffer) => {
-      outputBytes += chunk.length;
-      armIdle();
-      splitter.push(redactor ? redactor.push(decoder.write(chunk)) : chunk);
-    });
-    stream?.on('error', () => undefined);
-    const flush = (): void => {
-      if (redactor) splitter.push(redactor.push(decoder.end()) + redactor.end());
-    };
-    return { splitter, stream, flush };
-  });
+
+  const launchReq: LaunchRequest = { file: req.file, args: req.args, env: { ...req.env, [RUN_MARKER_VAR]: req.runId }, cwd: req.cwd };
+  let spawned: Spawned | undefined;
+  let splitters: ReturnType<typeof readOutput> = [];
+  let launchError: string | null = null;
+  try {
+    await req.ready;
+  } catch (err) {
+    log.end();
+    throw err;
+  }
+  const warm = req.launcher?.take();
+  if (warm) {
+    splitters = readOutput(warm.spawned.child);
+    const out = await warm.launch(launchReq);
+    if (out.kind === 'gone') void warm.close();
+    else spawned = warm.spawned;
+    if (out.kind === 'failed') launchError = out.error;
+  }
+  if (!spawned) {
+    spawned = spawnCold(launchReq);
+    splitters = readOutput(spawned.child);
+  }
+  const { child, forksBefore } = spawned;
+  const pid = launchError === null ? (spawned.pid ?? null) : null;
+  const origin: RunOrigin | undefined = pid && forksBefore !== undefined ? { pid, forksBefore } : undefined;
+  let killing: Promise<void> | undefined;
+  const kill = (): Promise<void> => (killing ??= pid ? killRun(pid, req.runId, req.killGraceMs, origin) : Promise.resolve());
+  if (pid) req.onSpawn?.(pid);
+  armIdle();
+  req.launcher?.refill();
 
   const timeout = setTimeout(() => {
     timedOut = true;
@@ -150,10 +163,8 @@ export async function runProcess(req: ExecRequest): Promise<ExecResult> {
   if (req.signal?.aborted) onAbort();
   else req.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const exit = await new Promise<{ code: number | null; signal: string | null; error: string | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal, error: null }));
-    child.once('error', (err: Error & { code?: string }) => resolve({ code: null, signal: null, error: `${err.code ?? 'ERROR'}: ${err.message}` }));
-  });
+  const exited = await spawned.exited;
+  const exit = launchError === null ? exited : { code: null, signal: null, error: launchError };
   clearTimeout(timeout);
   if (idleTimer) clearTimeout(idleTimer);
   req.signal?.removeEventListener('abort', onAbort);
@@ -169,7 +180,7 @@ export async function runProcess(req: ExecRequest): Promise<ExecResult> {
     flush();
     splitter.end();
   }
-  await Promise.race([promise, new Promise((r) => setTimeout(r, 200))]);
+  await Promise.race([child, new Promise((r) => setTimeout(r, 200))]);
   await new Promise<void>((resolve) => log.end(resolve));
 
   return {

@@ -9,6 +9,7 @@
  *   runner that lost its lease never writes a terminal state over the new owner's.
  */
 import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedJob, NormalizedStep } from '../contracts/index.ts';
 import type { FsQueue } from '../fsqueue/queue.ts';
@@ -16,7 +17,7 @@ import type { Leases } from '../fsqueue/lease.ts';
 import { cancelRequestPath, type QueueState } from '../fsqueue/states.ts';
 import type { Config } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { pathExists } from '../lib/fsutil.ts';
+import { lstatOrUndefined, pathExists } from '../lib/fsutil.ts';
 import type { Logger } from '../lib/logger.ts';
 import { runAttempt } from './agent-step.ts';
 import { applyDecision, applyRetry, interruptedAttempt, park, type Action } from './apply.ts';
@@ -154,8 +155,11 @@ export class JobExecution {
     workspace.catch(() => undefined); // awaited below; a failure there is the job's
     // not fsynced: nothing depends on the claim being on disk before the attempt is persisted (durably)
     await this.art.init(job, this.state, { durableState: false, deferPlaceholders: true });
-    await this.art.appendLog(`${this.iso()} claimed by runner ${this.ctx.runnerId} pid ${process.pid} (claim ${this.state.claims})`);
-    await this.emit('job:claimed', { job_id: job.job_id, runner_id: this.ctx.runnerId, claim: this.state.claims, queued_ms: queuedMs });
+    // different files: written side by side
+    await Promise.all([
+      this.art.appendLog(`${this.iso()} claimed by runner ${this.ctx.runnerId} pid ${process.pid} (claim ${this.state.claims})`),
+      this.emit('job:claimed', { job_id: job.job_id, runner_id: this.ctx.runnerId, claim: this.state.claims, queued_ms: queuedMs }),
+    ]);
 
     try {
       const made = await workspace;
@@ -187,9 +191,14 @@ export class JobExecution {
     if (this.state.workspace) return null;
     const wsRoot = this.ctx.config.paths.workspacesRoot;
     const jobId = this.job.job_id;
-    if (this.ctx.config.workspaceMode === 'plain' || (await isPlainWorkspace(wsRoot, jobId))) return { plain: await preparePlainWorkspace(wsRoot, jobId) };
     const workdir = path.resolve(this.ctx.config.paths.home, this.job.workdir);
-    return { ws: await prepareWorkspace(wsRoot, jobId, workdir), workdir };
+    const made: { plain: string } | { ws: WorkspaceInfo; workdir: string } = this.ctx.config.workspaceMode === 'plain' || (await isPlainWorkspace(wsRoot, jobId)) ? { plain: await preparePlainWorkspace(wsRoot, jobId) } : { ws: await prepareWorkspace(wsRoot, jobId, workdir), workdir };
+    // each step's tmp/ and home/<agent>/ (runner/agent-step.ts), made here while the artifact tree is
+    // created rather than between the attempt's record and its start
+    const root = path.dirname('plain' in made ? made.plain : made.ws.path);
+    const dirs = [path.join(root, 'tmp'), ...new Set(this.job.steps.map((s) => path.join(root, 'home', s.agent)))];
+    await Promise.all(dirs.filter((d) => !lstatOrUndefined(d)).map((d) => fsp.mkdir(d, { recursive: true })));
+    return made;
   }
 
   private async loop(): Promise<JobRunOutcome> {
@@ -272,15 +281,20 @@ export class JobExecution {
     // attempt is prepared: a crash or power loss after the start always finds the attempt counted
     const recorded = this.persist();
     recorded.catch(() => undefined); // awaited by the executor, and below
-    await this.emit('step:started', { job_id: job.job_id, step_id: step.step_id, agent: step.agent, attempt });
-    await this.art.appendLog(`${startedAt} step ${step.step_id} (${step.agent}/${step.role}) attempt ${attempt} started`);
-
     const plain = this.plainWork !== null;
-    const base = plain ? '' : (before.base_commit ?? (await gitHead(this.workDir())));
-    if (!plain && (attempt > 1 || this.state.claims > 1)) await resetTo(this.workDir(), base);
-
-    const inputs = await readInputs(this.art.dir, step, { maxFiles: ctx.config.maxInputArtifactsFiles, maxFileChars: ctx.config.maxInputArtifactChars, maxTotalChars: ctx.config.maxInputArtifactsChars });
-    const context = await this.art.readContext(job, startedAt);
+    const resetWorkspace = async (): Promise<string> => {
+      const base = plain ? '' : (before.base_commit ?? (await gitHead(this.workDir())));
+      if (!plain && (attempt > 1 || this.state.claims > 1)) await resetTo(this.workDir(), base);
+      return base;
+    };
+    // independent files (and the workspace): side by side, each a thread-pool round trip
+    const [, , base, inputs, context] = await Promise.all([
+      this.emit('step:started', { job_id: job.job_id, step_id: step.step_id, agent: step.agent, attempt }),
+      this.art.appendLog(`${startedAt} step ${step.step_id} (${step.agent}/${step.role}) attempt ${attempt} started`),
+      resetWorkspace(),
+      readInputs(this.art.dir, step, { maxFiles: ctx.config.maxInputArtifactsFiles, maxFileChars: ctx.config.maxInputArtifactChars, maxTotalChars: ctx.config.maxInputArtifactsChars }),
+      this.art.readContext(job, startedAt),
+    ]);
     const prompt = buildPrompt(job, step, inputs, selectContext(job, context.window));
     const resume = before.visit_attempts > 0 && before.session_id ? before.session_id : step.resume_session ? (context.sessions[step.agent] ?? null) : null;
 

@@ -13,7 +13,8 @@
  *  - ours, the compiled runner (`dist/cli/main.js runner`, RUNNER_CONCURRENCY=2) with the per-job
  *    git workspace (default) and with WORKSPACE_MODE=plain; jobs are submitted in this process
  *    through submitJob() (the durable enqueue the CLI and the webhook use); the drain counts from
- *    the runner's process start (its start-up included);
+ *    the runner's process start (its start-up included); `ours-cold` is the same runner with
+ *    RUNNER_WARM_LAUNCHERS=0 (git for pickup, plain for drain), to show what the warm launchers buy;
  *  - BullMQ (bench/bullmq-worker.mjs, concurrency 2) on a private redis-server with Redis defaults
  *    (no fsync per write), and the same on Redis with AOF `appendfsync always` (durable like ours);
  *    jobs are added with Queue.add / addBulk; the drain counts from the worker's process start;
@@ -24,7 +25,7 @@
  *    first (they wait for a file) and counts from the moment the file is created.
  *
  * Run alone: node --import tsx bench/compare.ts [--quick] [--pickups 200] [--jobs 1000]
- *   [--systems ours,ours-plain,bullmq,bullmq-aof,tsp,nq]
+ *   [--systems ours,ours-plain,ours-cold,bullmq,bullmq-aof,tsp,nq]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -64,23 +65,26 @@ async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs: numb
 
 const commandJob = (argv: string[], i: number): Job => ({ goal: `bench ${i}`, steps: [{ step_id: 's', agent: 'command', command: argv as [string, ...string[]], max_retries: 0 }] });
 
-async function oursHome(mode: 'git' | 'plain'): Promise<{ home: string; env: Record<string, string>; queue: FsQueue; artifactsRoot: string }> {
+/** `cold`: RUNNER_WARM_LAUNCHERS=0, every step's process spawned by the runner at its start (a fork of the runner). */
+async function oursHome(mode: 'git' | 'plain', cold = false): Promise<{ home: string; env: Record<string, string>; queue: FsQueue; artifactsRoot: string }> {
   const home = await benchHome(`ours-${mode}`);
-  const env = { RUNNER_CONCURRENCY: '2', WORKSPACE_MODE: mode };
+  const env = { RUNNER_CONCURRENCY: '2', WORKSPACE_MODE: mode, ...(cold ? { RUNNER_WARM_LAUNCHERS: '0' } : {}) };
   const config = loadConfig({ ORCHESTRATOR_HOME: home, ...env }, home);
   const queue = createQueue(config.paths.queueRoot);
   await queue.init();
   return { home, env, queue, artifactsRoot: config.paths.artifactsRoot };
 }
 
-async function oursContender(mode: 'git' | 'plain'): Promise<Contender & { home: string; ids: string[]; runner: RunnerProc }> {
-  const h = await oursHome(mode);
+const oursName = (mode: 'git' | 'plain', cold: boolean): string => (cold ? `ours, cold starts (${mode === 'git' ? 'git' : 'plain'}, RUNNER_WARM_LAUNCHERS=0)` : mode === 'git' ? 'ours (git workspace)' : 'ours (WORKSPACE_MODE=plain)');
+
+async function oursContender(mode: 'git' | 'plain', cold = false): Promise<Contender & { home: string; ids: string[]; runner: RunnerProc }> {
+  const h = await oursHome(mode, cold);
   const runner = await startRunner(h.home, h.env);
   await sleep(500); // idle
   const ids: string[] = [];
   let i = 0;
   return {
-    name: mode === 'git' ? 'ours (git workspace)' : 'ours (WORKSPACE_MODE=plain)',
+    name: oursName(mode, cold),
     home: h.home,
     ids,
     runner,
@@ -308,8 +312,8 @@ interface DrainResult {
   loadavg: string;
 }
 
-async function drainOurs(mode: 'git' | 'plain', n: number): Promise<DrainResult> {
-  const h = await oursHome(mode);
+async function drainOurs(mode: 'git' | 'plain', n: number, cold = false): Promise<DrainResult> {
+  const h = await oursHome(mode, cold);
   try {
     const t = performance.now();
     for (let i = 0; i < n; i++) await submitJob(commandJob(['true'], i), { queue: h.queue, artifactsRoot: h.artifactsRoot, sourceType: 'manual' });
@@ -321,7 +325,7 @@ async function drainOurs(mode: 'git' | 'plain', n: number): Promise<DrainResult>
     const s = (performance.now() - t0) / 1000;
     const peak = runner.peakRssMb();
     await runner.stop();
-    return { name: mode === 'git' ? 'ours (git workspace)' : 'ours (WORKSPACE_MODE=plain)', jobs: n, failed: readdirSync(h.queue.dir('failed')).length, seconds: s, jobs_per_s: n / s, enqueue_per_s: n / enqueueS, runner_peak_rss_mb: peak, loadavg: loadavg() };
+    return { name: oursName(mode, cold), jobs: n, failed: readdirSync(h.queue.dir('failed')).length, seconds: s, jobs_per_s: n / s, enqueue_per_s: n / enqueueS, runner_peak_rss_mb: peak, loadavg: loadavg() };
   } finally {
     discardLater(h.home);
   }
@@ -458,6 +462,7 @@ export async function runCompare(opts: { quick?: boolean; pickups?: number; jobs
   const pickupPlan: Array<[string, () => Promise<Contender | string>]> = [
     ['ours', () => oursContender('git')],
     ['ours-plain', () => oursContender('plain')],
+    ['ours-cold', () => oursContender('git', true)],
     ['bullmq', () => bullContender(false)],
     ['bullmq-aof', () => bullContender(true)],
     ['tsp', tspContender],
@@ -481,6 +486,7 @@ export async function runCompare(opts: { quick?: boolean; pickups?: number; jobs
   const drainPlan: Array<[string, () => Promise<DrainResult | string>]> = [
     ['ours', () => drainOurs('git', nDrain)],
     ['ours-plain', () => drainOurs('plain', nDrain)],
+    ['ours-cold', () => drainOurs('plain', nDrain, true)],
     ['bullmq', () => drainBull(false, nDrain)],
     ['bullmq-aof', () => drainBull(true, nDrain)],
     ['tsp', () => drainTsp(nDrain)],

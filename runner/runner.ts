@@ -128,6 +128,7 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
       } finally {
         for (const e of skipped) scanner.index.add(e);
         filling = false;
+        launchers?.refill();
         checkIdle();
       }
     })();
@@ -292,7 +293,8 @@ export function createRunner(opts: RunnerOptions = {}): Runner {
       heartbeatTimer = setInterval(() => void heartbeat(), config.heartbeatMs);
       await maintenance();
       maintenanceTimer = setInterval(() => void maintenance(), Math.max(config.scanIntervalMs, 1000));
-      if (config.warmLaunchers) launchers = new LauncherPool(config.runnerConcurrency);
+      // refilled only while no job waits: under a backlog, steps start cold (docs/ARCHITECTURE.md)
+      if (config.warmLaunchers) launchers = new LauncherPool(config.runnerConcurrency, () => scanner.index.size > 0);
       await scanner.start(config.scanIntervalMs, opts.watch ?? true);
       log.info({ runner_id: id, concurrency: config.runnerConcurrency, queue: config.paths.queueRoot }, 'runner started');
     },

@@ -156,6 +156,29 @@ describe.skipIf(!HAS_PERL)('a warm start', () => {
   });
 });
 
+describe.skipIf(!HAS_PERL)('the pool', () => {
+  it('replaces what was taken only while nothing waits (busy: a backlog of jobs)', async () => {
+    let busy = false;
+    const gated = new LauncherPool(1, () => busy);
+    try {
+      expect(await until(() => gated.size === 1)).toBe(true);
+      busy = true;
+      const first = gated.take();
+      expect(first).toBeDefined();
+      gated.refill();
+      await sleep(300);
+      expect(gated.size).toBe(0); // a backlog: the next steps start cold
+      expect(gated.take()).toBeUndefined();
+      busy = false;
+      gated.refill();
+      expect(await until(() => gated.size === 1)).toBe(true);
+      await first?.close();
+    } finally {
+      await gated.close();
+    }
+  });
+});
+
 describe('the request and the report (pure)', () => {
   it('a request that cannot cross the pipe intact is refused, so the step starts cold', () => {
     const ok = { file: 'sh', args: ['-c', 'echo'], env: { A: '1' }, cwd: '/tmp' };

@@ -122,7 +122,8 @@ export class WarmLauncher {
   private dead = false;
 
   constructor() {
-    this.spawned = spawnCold({ file: 'perl', args: ['-e', LAUNCHER], env: {}, cwd: '/' }, 2);
+    // only PATH (to find perl): no PERL5LIB / PERL5OPT from the runner's environment reaches it
+    this.spawned = spawnCold({ file: 'perl', args: ['-e', LAUNCHER], env: process.env.PATH ? { PATH: process.env.PATH } : {}, cwd: '/' }, 2);
     void this.spawned.exited.then(() => (this.dead = true));
     this.request().on('error', () => undefined);
     this.report().on('error', () => undefined);
@@ -238,4 +239,20 @@ export class LauncherPool {
     this.closed = true;
     await Promise.all(this.ready.splice(0).map((l) => l.close()));
   }
+}
+
+/**
+ * `orchestrator doctor`: can this machine start a step in a warm launcher? Starts one and hands it
+ * `true`; resolves to what it found (no perl: every step starts cold, which works, only slower).
+ */
+export async function probeLauncher(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const l = new WarmLauncher();
+  if (l.spawned.pid === undefined) {
+    const exit = await l.spawned.exited;
+    return { ok: false, reason: exit.error ?? 'perl could not be started' };
+  }
+  const out = await l.launch({ file: 'true', args: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cwd: '/' });
+  const exit = await l.spawned.exited;
+  if (out.kind === 'started' && exit.code === 0) return { ok: true };
+  return { ok: false, reason: out.kind === 'failed' ? out.error : `the launcher ${out.kind === 'gone' ? 'exited before it read the request' : `ran true, which exited ${exit.code ?? exit.signal}`}` };
 }

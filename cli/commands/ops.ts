@@ -16,6 +16,7 @@ import { startMetricsServer, type MetricsServer } from '../../gateway/metrics-se
 import { Leases } from '../../fsqueue/lease.ts';
 import { getAdapter } from '../../workers/registry.ts';
 import { probeSandbox } from '../../workers/sandbox/probe.ts';
+import { probeLauncher } from '../../workers/launcher.ts';
 import { loadPresets } from '../../workers/presets.ts';
 import { out } from '../context.ts';
 import { runDemo } from '../demo.ts';
@@ -110,6 +111,12 @@ async function doctor(): Promise<number> {
     }
   } else {
     out('· agents: simulated (ENABLE_REAL_CLI is not 1); real CLIs are not checked');
+  }
+  if (!config.warmLaunchers) out('· warm launchers: off (RUNNER_WARM_LAUNCHERS=0, or not Linux): every step is spawned at its start');
+  else {
+    const warm = await probeLauncher();
+    if (warm.ok) out(`✔ warm launchers: steps start in ${config.runnerConcurrency} launcher(s) spawned ahead of time (perl; RUNNER_WARM_LAUNCHERS)`);
+    else out(`· warm launchers: unavailable, every step is spawned at its start (slower, works): ${warm.reason}`);
   }
   // policy.sandbox / network deny need bubblewrap; without it such steps fail closed (E_PREFLIGHT)
   const sandbox = await probeSandbox();

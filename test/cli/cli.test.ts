@@ -2,7 +2,7 @@
  * The `orchestrator` command as a user meets it: real processes, exit codes (0 ok, 1 job failed,
  * 2 bad input), errors that say what and where without a stack trace, and the recovery commands.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -117,6 +117,11 @@ describe('cli: jobs', () => {
     expect(r.stdout).toMatch(/✔ queue directories/);
     expect(r.stdout).toMatch(/✔ SQLite/);
     expect(r.stdout).toMatch(/✔ git: git version/);
+    // a real launcher is started and runs `true` (perl-base is Essential on Debian)
+    if (spawnSync('perl', ['-e', '1']).status === 0) expect(r.stdout).toMatch(/✔ warm launchers: steps start in 2 launcher\(s\)/);
+    else expect(r.stdout).toMatch(/· warm launchers: unavailable/);
+    const off = await run(process.execPath, [BIN, 'doctor'], { env: { ...process.env, ...home.env, RUNNER_WARM_LAUNCHERS: '0' }, cwd: home.dir });
+    expect(off.stdout).toMatch(/· warm launchers: off/);
   });
 });
 

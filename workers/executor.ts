@@ -134,7 +134,7 @@ export async function runProcess(req: ExecRequest): Promise<ExecResult> {
   const warm = req.launcher?.take();
   if (warm) {
     splitters = readOutput(warm.spawned.child);
-    const out = await warm.launch(launchReq);
+    const out = await warm.launch(launchReq, Math.min(30_000, req.timeoutMs));
     if (out.kind === 'gone') void warm.close();
     else spawned = warm.spawned;
     if (out.kind === 'failed') launchError = out.error;

@@ -141,16 +141,30 @@ export class WarmLauncher {
     return this.spawned.child.stdio[4] as Readable;
   }
 
-  /** Hand the launcher its program; resolves once it runs, or failed to, or the launcher was gone. */
-  launch(req: LaunchRequest): Promise<LaunchOutcome> {
+  /**
+   * Hand the launcher its program; resolves once it runs, or failed to, or the launcher was gone.
+   * A launcher that has not answered within `deadlineMs` (stopped, or a machine at a standstill)
+   * is killed with its group: its report channel closes, and the outcome says what it had done
+   * (never read the request: "gone", a cold start; read it: the program was killed).
+   */
+  launch(req: LaunchRequest, deadlineMs = 30_000): Promise<LaunchOutcome> {
     const text = encodeRequest(req);
-    if (text === undefined) return Promise.resolve({ kind: 'gone' });
+    const report = this.report();
+    // dead, its report channel closed before the pool saw its exit: its close event is gone too
+    if (text === undefined || !this.alive || report.closed || report.destroyed) return Promise.resolve({ kind: 'gone' });
     return new Promise((resolve) => {
       let got = '';
-      const report = this.report();
       report.setEncoding('utf8');
       report.on('data', (d: string) => (got += d));
+      const deadline = setTimeout(() => {
+        try {
+          process.kill(-(this.spawned.pid ?? 0), 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }, deadlineMs);
       report.once('close', () => {
+        clearTimeout(deadline);
         const r = readReport(got);
         resolve(r.kind === 'failed' ? { kind: 'failed', error: `${r.code}: ${r.what === 'chdir' ? `chdir ${req.cwd}` : `spawn ${req.file}`} ${r.code}` } : r);
       });

@@ -140,6 +140,21 @@ describe.skipIf(!HAS_PERL)('a warm start', () => {
       const lone = new WarmLauncher();
       process.kill(lone.spawned.pid ?? 0, 'SIGKILL');
       expect(await lone.launch({ file: 'true', args: [], env: {}, cwd: dir })).toEqual({ kind: 'gone' });
+      // dead, and its pipes already closed when the launch comes: "gone" too, not a wait forever
+      const gone = new WarmLauncher();
+      process.kill(gone.spawned.pid ?? 0, 'SIGKILL');
+      await gone.spawned.exited;
+      await sleep(50);
+      const launched = await Promise.race([gone.launch({ file: 'true', args: [], env: {}, cwd: dir }), sleep(3000).then(() => 'hung' as const)]);
+      expect(launched).toEqual({ kind: 'gone' });
+      // stopped before it read the request: killed at the deadline, then "gone" (a cold start)
+      const stopped = new WarmLauncher();
+      await sleep(100);
+      process.kill(stopped.spawned.pid ?? 0, 'SIGSTOP');
+      const t0 = Date.now();
+      expect(await stopped.launch({ file: 'true', args: [], env: {}, cwd: dir }, 300)).toEqual({ kind: 'gone' });
+      expect(Date.now() - t0).toBeLessThan(3000);
+      await stopped.spawned.exited;
       await first?.close();
     } finally {
       await own.close();

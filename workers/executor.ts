@@ -9,7 +9,11 @@
  *   up to `maxOutputChars`; the rest is counted, never buffered;
  * - the idle watchdog is fed by output, so a long but busy step is not killed.
  * - with `redactStream`, output is redacted before it is split into lines: the log, the parser and
- *   `onLine` never see what the redactor removes (known secret values).
+ *   `onLine` never see what the redactor removes (known secret values);
+ * - with `launcher`, the process starts in a warm launcher (workers/launcher.ts: the same pid,
+ *   group, pipes and environment as a cold spawn, without a fork of the runner at that moment);
+ *   without one, or when the launcher cannot serve, it is spawned here (execa);
+ * - `ready` (the attempt's durable record) is awaited right before the start.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';

@@ -52,6 +52,9 @@ if (compare) {
     const ov = ours.step_overhead?.overhead;
     if (ov) add('step overhead p50 (git workspace) < 30 ms', `${fmt(ov.p50, 1)} ms (p99 ${fmt(ov.p99, 1)})`, '< 30 ms', ov.p50 < 30, ours.loadavg);
   }
+  // the same runner spawning every step at its start: what the warm launchers buy, in this run
+  const cold = compare.pickup.find((p) => p.name.startsWith('ours, cold starts'));
+  if (cold) add('pickup p50, RUNNER_WARM_LAUNCHERS=0 (info)', `${fmt(cold.latency_ms.p50, 1)} ms`, '—', undefined, cold.loadavg);
   const plain = compare.drain.find((d) => d.name.startsWith('ours (WORKSPACE_MODE=plain'));
   const git = compare.drain.find((d) => d.name.startsWith('ours (git'));
   const tsp = compare.drain.find((d) => d.name.startsWith('task-spooler'));
@@ -61,6 +64,8 @@ if (compare) {
     add('drain (workspace off) ≥ BullMQ', `${fmt(plain.jobs_per_s)} vs ${bullD ? fmt(bullD.jobs_per_s) : '—'} jobs/s`, '≥ BullMQ', bullD ? plain.jobs_per_s >= bullD.jobs_per_s : undefined, plain.loadavg);
   }
   if (git) add('drain with git workspace (info)', `${fmt(git.jobs_per_s)} jobs/s`, '—', undefined, git.loadavg);
+  const coldD = compare.drain.find((d) => d.name.startsWith('ours, cold starts'));
+  if (coldD) add('drain (workspace off), RUNNER_WARM_LAUNCHERS=0 (info)', `${fmt(coldD.jobs_per_s)} jobs/s`, '—', undefined, coldD.loadavg);
 }
 if (ingest) {
   const d = ingest.results.find((r) => r.mode === 'durable');

@@ -124,14 +124,22 @@ function hiddenRoots(config: Config): string[] {
   return [...roots, ...extra];
 }
 
+/**
+ * The per-job directories an attempt runs with: `tmp/` (TMPDIR) and `home/<agent>/` (HOME), under
+ * workspaces/<job_id>. Checked on the event loop, made on the thread pool only when missing.
+ */
+export async function ensureAttemptDirs(jobWorkspaceRoot: string, agents: readonly string[]): Promise<void> {
+  const dirs = [path.join(jobWorkspaceRoot, 'tmp'), ...new Set(agents.map((a) => path.join(jobWorkspaceRoot, 'home', a)))];
+  await Promise.all(dirs.filter((d) => !lstatOrUndefined(d)).map((d) => fsp.mkdir(d, { recursive: true })));
+}
+
 export async function runAttempt(req: AttemptRequest): Promise<AttemptResult> {
   const { config } = req;
   const real = config.enableRealCli;
   const tmpDir = path.join(req.jobWorkspaceRoot, 'tmp');
   const agentHome = path.join(req.jobWorkspaceRoot, 'home', req.step.agent);
-  // usually there already (the spare workspace, an earlier attempt): checked on the event loop,
-  // made on the thread pool only when missing (lib/fsutil.ts pathExists)
-  await Promise.all([tmpDir, agentHome].filter((d) => !lstatOrUndefined(d)).map((d) => fsp.mkdir(d, { recursive: true })));
+  // usually made already, with the workspace (runner/job-runner.ts) or by an earlier attempt
+  await ensureAttemptDirs(req.jobWorkspaceRoot, [req.step.agent]);
   const policy = req.policy ?? { sandbox: false, network: 'allow', allowed_binaries: [] };
 
   let preset: WorkerPreset | null = null;

@@ -9,7 +9,6 @@
  *   runner that lost its lease never writes a terminal state over the new owner's.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedJob, NormalizedStep } from '../contracts/index.ts';
 import type { FsQueue } from '../fsqueue/queue.ts';
@@ -17,9 +16,9 @@ import type { Leases } from '../fsqueue/lease.ts';
 import { cancelRequestPath, type QueueState } from '../fsqueue/states.ts';
 import type { Config } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { lstatOrUndefined, pathExists } from '../lib/fsutil.ts';
+import { pathExists } from '../lib/fsutil.ts';
 import type { Logger } from '../lib/logger.ts';
-import { runAttempt } from './agent-step.ts';
+import { ensureAttemptDirs, runAttempt } from './agent-step.ts';
 import { applyDecision, applyRetry, interruptedAttempt, park, type Action } from './apply.ts';
 import { JobArtifacts } from './artifacts.ts';
 import type { ReservationKey } from './budget-store.ts';
@@ -193,11 +192,9 @@ export class JobExecution {
     const jobId = this.job.job_id;
     const workdir = path.resolve(this.ctx.config.paths.home, this.job.workdir);
     const made: { plain: string } | { ws: WorkspaceInfo; workdir: string } = this.ctx.config.workspaceMode === 'plain' || (await isPlainWorkspace(wsRoot, jobId)) ? { plain: await preparePlainWorkspace(wsRoot, jobId) } : { ws: await prepareWorkspace(wsRoot, jobId, workdir), workdir };
-    // each step's tmp/ and home/<agent>/ (runner/agent-step.ts), made here while the artifact tree is
-    // created rather than between the attempt's record and its start
-    const root = path.dirname('plain' in made ? made.plain : made.ws.path);
-    const dirs = [path.join(root, 'tmp'), ...new Set(this.job.steps.map((s) => path.join(root, 'home', s.agent)))];
-    await Promise.all(dirs.filter((d) => !lstatOrUndefined(d)).map((d) => fsp.mkdir(d, { recursive: true })));
+    // the attempts' tmp/ and home/<agent>/, made here while the artifact tree is created rather than
+    // between an attempt's record and its start
+    await ensureAttemptDirs(path.dirname('plain' in made ? made.plain : made.ws.path), this.job.steps.map((s) => s.agent));
     return made;
   }
 

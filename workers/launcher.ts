@@ -23,8 +23,8 @@
  * RUNNER_WARM_LAUNCHERS=0 turns this off (every step spawns cold, as before).
  */
 import { execa, type ResultPromise } from 'execa';
-import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { getSystemErrorName } from 'node:util';
 import { forkCounter } from '../lib/proc.ts';
 
 /** The launcher program (perl -e). Field order: cwd, env count, env entries, argv; NUL-separated. */
@@ -52,9 +52,12 @@ exit 127;
 `;
 
 /** The name of an errno number (2 → ENOENT), as Node names spawn errors. */
-export function errnoName(n: number): string {
-  for (const [name, value] of Object.entries(constants.errno)) if (value === n) return name;
-  return `errno ${n}`;
+function errnoName(n: number): string {
+  try {
+    return getSystemErrorName(-n);
+  } catch {
+    return `errno ${n}`;
+  }
 }
 
 /** Pure: what the launcher's report channel said, once it closed. */
@@ -119,18 +122,16 @@ export function spawnCold(req: LaunchRequest, extraFds = 0): Spawned {
 
 export class WarmLauncher {
   readonly spawned: Spawned;
-  private dead = false;
 
   constructor() {
     // only PATH (to find perl): no PERL5LIB / PERL5OPT from the runner's environment reaches it
     this.spawned = spawnCold({ file: 'perl', args: ['-e', LAUNCHER], env: process.env.PATH ? { PATH: process.env.PATH } : {}, cwd: '/' }, 2);
-    void this.spawned.exited.then(() => (this.dead = true));
     this.request().on('error', () => undefined);
     this.report().on('error', () => undefined);
   }
 
   get alive(): boolean {
-    return !this.dead && this.spawned.child.exitCode === null && this.spawned.child.signalCode === null;
+    return this.spawned.pid !== undefined && this.spawned.child.exitCode === null && this.spawned.child.signalCode === null;
   }
 
   private request(): Writable {
@@ -203,9 +204,9 @@ export class LauncherPool {
   }
 
   /**
-   * Top the pool up to `size`, one launcher per turn of the event loop. Each is a fork of the
-   * runner, which blocks its event loop: the executor calls this once its step's process runs, not
-   * between take() and the launch.
+   * Top the pool up to `target`, one launcher per turn of the event loop. Each is a fork of the
+   * runner, which blocks its event loop: the executor calls this once its step's process runs (not
+   * between take() and the launch), and the runner after each pass over its pending jobs.
    */
   refill(): void {
     if (this.closed || this.broken || this.adding > 0 || this.ready.length >= this.target || this.busy()) return;
